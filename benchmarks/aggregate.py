@@ -1,0 +1,262 @@
+"""Aggregate-engine benchmark: PC2023 ensemble throughput on one core vs a solve_ivp loop.
+
+    python benchmarks/aggregate.py [--runs N] [--seconds S] [--repeat R] [--json]
+
+Measures, in one process and on one core (DESIGN.md section 7):
+
+- cartelsim's PC2023 ensemble (150 groups, 520 weeks) in deterministic mode with the RK4 and
+  Euler integrators, and in stochastic mode, through the public `simulate`;
+- the baseline: a plain per-run loop over `scipy.integrate.solve_ivp` (default RK45,
+  t_eval = every week) on the same model written straightforwardly with numpy and a dense K.
+
+Every method integrates the same calibration-style ensemble: each run's rho, eta, theta and
+omega are the published values times a lognormal factor (sigma 0.1, fixed seed). The JIT is
+warmed up first, so compile time is excluded; each timing is the best of --repeat passes. The
+baseline is slow, so it runs only as many of the draws as fit in --seconds (at least 3), and
+ratios compare runs per second. The check column compares the first run's final total members
+with the baseline's (tolerance 0.5 %). Targets (DESIGN.md 7): >= 10,000 runs/s per core and
+>= 100x the solve_ivp loop; the verdicts printed are the measured ones.
+
+The PC2023 files are read from --data-dir, else CARTELSIM_DATA_DIR, else downloaded.
+"""
+
+from __future__ import annotations
+
+import os
+
+# One core: these must be set before numpy, scipy or numba are first imported.
+for _var in (
+    "NUMBA_NUM_THREADS",
+    "OMP_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "NUMEXPR_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
+):
+    os.environ[_var] = "1"
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import platform  # noqa: E402
+import time  # noqa: E402
+
+import numba  # noqa: E402
+import numpy as np  # noqa: E402
+import scipy  # noqa: E402
+from scipy.integrate import solve_ivp  # noqa: E402
+
+from cartelsim import datasets  # noqa: E402
+from cartelsim.aggregate import simulate  # noqa: E402
+from cartelsim.plan import Plan, make_plan  # noqa: E402
+from cartelsim.scenario import PARAMETER_NAMES, Scenario, load_scenario  # noqa: E402
+
+#: DESIGN.md section 7.
+TARGET_RUNS_PER_SECOND = 10_000
+TARGET_RATIO = 100.0
+#: Final total members of run 0 must agree with the baseline within this relative tolerance.
+AGREEMENT = 0.005
+#: Parameters drawn around the published values, and the lognormal sigma of the factor.
+DRAWN = ("recruitment_rate", "incapacitation", "conflict_lethality", "saturation")
+SIGMA = 0.1
+DRAW_SEED = 20230922
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=2000, help="ensemble size (default 2000)")
+    parser.add_argument(
+        "--seconds",
+        type=float,
+        default=10.0,
+        help="time budget for one pass of the solve_ivp loop (default 10)",
+    )
+    parser.add_argument("--repeat", type=int, default=3, help="passes per timing, best kept")
+    parser.add_argument("--data-dir", default=None, help="folder with the PC2023 files")
+    parser.add_argument("--json", action="store_true", help="print the numbers as JSON")
+    args = parser.parse_args(argv)
+    if args.runs < 1 or args.repeat < 1 or args.seconds <= 0:
+        parser.error("--runs and --repeat must be >= 1, --seconds > 0")
+
+    scenario = load_scenario("pc2023")
+    plans = {
+        "cartelsim rk4": make_plan(_with(scenario, integrator="rk4"), data_dir=args.data_dir),
+        "cartelsim euler": make_plan(_with(scenario, integrator="euler"), data_dir=args.data_dir),
+        "cartelsim stochastic": make_plan(
+            _with(scenario, mode="stochastic"), data_dir=args.data_dir
+        ),
+    }
+    base_plan = plans["cartelsim rk4"]
+    params = draw_params(base_plan, args.runs)
+
+    rows = []
+    for label, plan in plans.items():
+        simulate(plan, runs=2, seed=0, params=params[:, :2])  # JIT warm-up, not timed
+        seconds, traj = best_of(args.repeat, lambda plan=plan: simulate(plan, args.runs, 0, params))
+        final = float(traj.members[-1, :, 0].sum())
+        del traj  # the ensemble output is large; free it before the next method
+        rows.append({"method": label, "runs": args.runs, "seconds": seconds, "final": final})
+
+    baseline_runs, seconds, finals = baseline(
+        base_plan, params, args.seconds, args.repeat, args.data_dir
+    )
+    rows.append(
+        {
+            "method": "solve_ivp loop (RK45)",
+            "runs": baseline_runs,
+            "seconds": seconds,
+            "final": finals[0],
+        }
+    )
+    report = summarize(rows, args)
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        print_table(report)
+    return 0
+
+
+def _with(scenario: Scenario, **simulation) -> Scenario:
+    """The scenario with some [simulation] settings changed (integrator, mode)."""
+    changed = scenario.simulation.model_copy(update=simulation)
+    return scenario.model_copy(update={"simulation": changed})
+
+
+def draw_params(plan: Plan, runs: int) -> np.ndarray:
+    """(P, runs) parameters: the published values, DRAWN ones times lognormal(0, SIGMA)."""
+    rng = np.random.default_rng(DRAW_SEED)
+    params = np.repeat(plan.params[:, None], runs, axis=1)
+    for name in DRAWN:
+        params[PARAMETER_NAMES.index(name)] *= rng.lognormal(0.0, SIGMA, size=runs)
+    return params
+
+
+def best_of(repeat: int, job):
+    """Shortest wall time of `repeat` calls of job() and the last call's result."""
+    best, result = float("inf"), None
+    for _ in range(repeat):
+        result = None  # let the previous result go before the next pass allocates its own
+        start = time.perf_counter()
+        result = job()
+        best = min(best, time.perf_counter() - start)
+    return best, result
+
+
+def baseline(plan: Plan, params: np.ndarray, budget: float, repeat: int, data_dir=None):
+    """The straightforward per-run solve_ivp loop (DESIGN.md 3.1 written with numpy).
+
+    The first pass runs draws until `budget` seconds have passed (at least 3 runs); the other
+    passes rerun the same draws. Returns (runs, best seconds, final total members per run).
+    """
+    net = datasets.load_pc2023_network(datasets.fetch_pc2023(data_dir))
+    total = plan.scenario.parameters.initial_members_total.value
+    start = datasets.zipf_start(total, net.rivalry, net.alliance)
+    alliance_sum = net.alliance.sum(axis=1)
+    K = (net.rivalry + 1.0) / (alliance_sum[:, None] + 1.0)
+    np.fill_diagonal(K, 0.0)
+    # PC2023 has no state forces and no dated events: the dense K is all there is.
+    idx = [PARAMETER_NAMES.index(name) for name in DRAWN]
+    others = [i for i in range(len(PARAMETER_NAMES)) if i not in idx]
+    assert not params[others].any() and not plan.forces.any() and len(plan.epochs) == 1
+    weeks = np.arange(plan.weeks + 1, dtype=float)
+
+    def rhs(t, C, rho, eta, theta, omega):
+        N = C.sum()
+        return rho * C - eta * C / N - theta * C * (K @ C) - omega * C * C
+
+    def one(r: int) -> float:
+        rho, eta, theta, omega = params[idx, r]
+        sol = solve_ivp(rhs, (0.0, weeks[-1]), start, t_eval=weeks, args=(rho, eta, theta, omega))
+        if not sol.success:
+            raise RuntimeError(f"solve_ivp failed on run {r}: {sol.message}")
+        return float(sol.y[:, -1].sum())
+
+    finals = []
+    t0 = time.perf_counter()
+    while len(finals) < params.shape[1] and (len(finals) < 3 or time.perf_counter() - t0 < budget):
+        finals.append(one(len(finals)))
+    best = time.perf_counter() - t0
+    runs = len(finals)
+    for _ in range(repeat - 1):
+        t0 = time.perf_counter()
+        for r in range(runs):
+            one(r)
+        best = min(best, time.perf_counter() - t0)
+    return runs, best, finals
+
+
+def summarize(rows: list[dict], args) -> dict:
+    """Add runs/s, ratios, agreement and target verdicts; attach the machine description."""
+    base = rows[-1]
+    base_rate = base["runs"] / base["seconds"]
+    for row in rows:
+        row["runs_per_second"] = row["runs"] / row["seconds"]
+        row["ratio_vs_solve_ivp"] = row["runs_per_second"] / base_rate
+        row["final_rel_diff"] = abs(row["final"] - base["final"]) / abs(base["final"])
+        row["agrees"] = row["final_rel_diff"] <= AGREEMENT
+        if row is not base:
+            row["meets_runs_per_second"] = row["runs_per_second"] >= TARGET_RUNS_PER_SECOND
+            row["meets_ratio"] = row["ratio_vs_solve_ivp"] >= TARGET_RATIO
+    return {
+        "machine": machine(),
+        "settings": {
+            "runs": args.runs,
+            "seconds": args.seconds,
+            "repeat": args.repeat,
+            "sigma": SIGMA,
+            "draw_seed": DRAW_SEED,
+            "threads": 1,
+        },
+        "targets": {"runs_per_second": TARGET_RUNS_PER_SECOND, "ratio": TARGET_RATIO},
+        "results": rows,
+    }
+
+
+def machine() -> dict:
+    model = platform.processor() or ""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return {
+        "cpu": model,
+        "nproc": os.cpu_count(),
+        "numba_threads": numba.config.NUMBA_NUM_THREADS,
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "scipy": scipy.__version__,
+        "numba": numba.__version__,
+    }
+
+
+def print_table(report: dict) -> None:
+    m = report["machine"]
+    print(
+        f"PC2023 aggregate benchmark, one core ({m['cpu']}, nproc={m['nproc']}), "
+        f"best of {report['settings']['repeat']}"
+    )
+    header = f"{'method':24s} {'runs':>6s} {'seconds':>9s} {'runs/s':>10s} {'ratio':>9s}  check"
+    print(header)
+    print("-" * len(header))
+    for row in report["results"]:
+        check = "ok" if row["agrees"] else "MISMATCH"
+        print(
+            f"{row['method']:24s} {row['runs']:6d} {row['seconds']:9.3f} "
+            f"{row['runs_per_second']:10.1f} {row['ratio_vs_solve_ivp']:8.1f}x  "
+            f"{check} ({row['final_rel_diff']:.2e} rel. final members vs baseline)"
+        )
+    print()
+    targets = report["targets"]
+    for row in report["results"][:-1]:
+        print(
+            f"{row['method']:24s} >= {targets['runs_per_second']:,} runs/s per core: "
+            f"{'met' if row['meets_runs_per_second'] else 'NOT met'}; "
+            f">= {targets['ratio']:.0f}x solve_ivp: {'met' if row['meets_ratio'] else 'NOT met'}"
+        )
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,148 @@
+"""Datasets that are too large or not ours to commit: download, verify, cache, read.
+
+The PC2023 authors' files (Zenodo record 8190491) are fetched with pooch and checked against
+their MD5. A local folder holding the same files can be given instead (`--data-dir` or the
+environment variable CARTELSIM_DATA_DIR); its files are checked the same way.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pooch
+
+PC2023_URL = "https://zenodo.org/records/8190491/files/"
+#: MD5 of each file as deposited by the authors (Zenodo record 8190491).
+PC2023_FILES = {
+    "BACRIM2020_Nodes.csv": "61fc004254c8ab1d2b5500f4337bc87d",
+    "BACRIM2020_Rivals.csv": "00ae0e0b699c10167366ea3609230e48",
+    "BACRIM2020_Alliances.csv": "064b9035fe627c89e7bfa9036eeb0116",
+    "Trends2012_2021.csv": "93482031b1f6222b61f7d52e0d22ff6f",
+}
+PC2023_CITATION = (
+    "Prieto-Curiel, Campedelli & Hope (2023), Science 381:1312, data: Zenodo record 8190491"
+)
+
+
+class DataError(RuntimeError):
+    """A dataset that is missing, corrupt or cannot be fetched; one line, says how to fix."""
+
+
+def data_dir(explicit: str | Path | None = None) -> Path | None:
+    """The local folder to read datasets from, if the user gave one."""
+    chosen = explicit or os.environ.get("CARTELSIM_DATA_DIR")
+    return Path(chosen) if chosen else None
+
+
+def md5(path: Path) -> str:
+    return hashlib.md5(path.read_bytes()).hexdigest()
+
+
+def fetch_pc2023(explicit_dir: str | Path | None = None) -> Path:
+    """Return a folder holding the four verified PC2023 files, downloading them if needed."""
+    local = data_dir(explicit_dir)
+    if local is not None:
+        for name, expected in PC2023_FILES.items():
+            path = local / name
+            if not path.is_file():
+                raise DataError(
+                    f"{path}: missing; put the PC2023 files there or run "
+                    "'cartelsim data fetch pc2023' without --data-dir"
+                )
+            if md5(path) != expected:
+                raise DataError(f"{path}: MD5 {md5(path)} does not match {expected}")
+        return local
+    cache = pooch.os_cache("cartelsim") / "pc2023"
+    fetcher = pooch.create(
+        path=cache,
+        base_url=PC2023_URL,
+        registry={name: f"md5:{digest}" for name, digest in PC2023_FILES.items()},
+    )
+    for name in PC2023_FILES:
+        try:
+            fetcher.fetch(name)
+        except ValueError as exc:  # pooch: hash mismatch
+            raise DataError(f"{name}: downloaded file failed its MD5 check ({exc})") from None
+        except Exception as exc:  # network down, HTTP error
+            raise DataError(
+                f"{name}: could not download from {PC2023_URL} ({type(exc).__name__}); "
+                "offline, pass --data-dir DIR (or set CARTELSIM_DATA_DIR) to a folder "
+                "holding the four PC2023 files"
+            ) from None
+    return Path(cache)
+
+
+@dataclass(frozen=True)
+class GroupNetwork:
+    """Groups with symmetric rivalry and alliance weight matrices (n x n)."""
+
+    names: list[str]
+    shorts: list[str]
+    rivalry: np.ndarray
+    alliance: np.ndarray
+
+
+def _rows(path: Path) -> list[dict[str, str]]:
+    with open(path, encoding="utf-8-sig", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def load_pc2023_network(folder: Path) -> GroupNetwork:
+    """The authors' 2020 snapshot: 150 groups; weights symmetrized with max(W, W^T)."""
+    nodes = _rows(folder / "BACRIM2020_Nodes.csv")
+    index = {row["Node"]: i for i, row in enumerate(nodes)}
+    n = len(nodes)
+
+    def matrix(file: str) -> np.ndarray:
+        weights = np.zeros((n, n))
+        for row in _rows(folder / file):
+            i, j = index[row["Node"]], index[row["RNode"]]
+            weights[i, j] = max(weights[i, j], float(row["weight"]))
+        return np.maximum(weights, weights.T)
+
+    shorts: list[str] = []
+    for row in nodes:  # two groups share the short name "Tequileros": keep keys unique
+        short = row["ShortName"]
+        shorts.append(f"{short} ({row['Node']})" if short in shorts else short)
+    return GroupNetwork(
+        names=[row["Group"] for row in nodes],
+        shorts=shorts,
+        rivalry=matrix("BACRIM2020_Rivals.csv"),
+        alliance=matrix("BACRIM2020_Alliances.csv"),
+    )
+
+
+def load_pc2023_trends(folder: Path) -> dict[str, dict[int, float]]:
+    """Yearly national series 2012-2021 from the authors' Trends file."""
+    series: dict[str, dict[int, float]] = {
+        "homicides": {},
+        "missing": {},
+        "homicides_and_missing": {},
+        "incarcerations": {},
+    }
+    for row in _rows(folder / "Trends2012_2021.csv"):
+        year = int(row["YEAR"])
+        series["homicides"][year] = float(row["homicide"])
+        series["missing"][year] = float(row["missings"])
+        series["homicides_and_missing"][year] = float(row["homicide"]) + float(row["missings"])
+        series["incarcerations"][year] = float(row["arrests"])
+    return series
+
+
+def zipf_start(total: float, rivalry: np.ndarray, alliance: np.ndarray) -> np.ndarray:
+    """PC2023 initial sizes: C_i = total * (1/r_i) / sum_k 1/k.
+
+    r_i is the rank of group i by strength (sum of its rivalry and alliance weights after
+    symmetrizing), descending, ties kept in file order (a stable sort).
+    """
+    strength = rivalry.sum(axis=1) + alliance.sum(axis=1)
+    order = np.argsort(-strength, kind="stable")
+    rank = np.empty(len(strength))
+    rank[order] = np.arange(1, len(strength) + 1)
+    harmonic = (1.0 / np.arange(1, len(strength) + 1)).sum()
+    return total * (1.0 / rank) / harmonic

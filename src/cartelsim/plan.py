@@ -1,0 +1,304 @@
+"""A validated scenario turned into the arrays the engine steps through.
+
+Everything dated in a scenario (events, deployments, policies) becomes either a per-week
+array or a network *epoch*: a stretch of weeks during which the conflict network is constant.
+The engine then needs no calendar, no dictionaries and no Python objects in its loop.
+
+Time: a model week is 1/52 of a year, as in PC2023, so 520 weeks from 2012-01-01 end at
+2022.0 and every calendar year holds 52 weeks.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from cartelsim import datasets
+from cartelsim.scenario import PARAMETER_NAMES, Scenario, ScenarioError
+
+WEEKS_PER_YEAR = 52
+#: Deployed forces enter the rates per 10,000 personnel, so rates stay readable numbers.
+FORCES_UNIT = 10_000.0
+#: Transfer kinds applied between weeks (see aggregate.py).
+MOVE, ADD = 0, 1
+
+
+def decimal_year(day: dt.date) -> float:
+    start = dt.date(day.year, 1, 1)
+    length = (dt.date(day.year + 1, 1, 1) - start).days
+    return day.year + (day - start).days / length
+
+
+def date_of(year: float) -> dt.date:
+    whole = math.floor(year + 1e-9)
+    length = (dt.date(whole + 1, 1, 1) - dt.date(whole, 1, 1)).days
+    return dt.date(whole, 1, 1) + dt.timedelta(days=round((year - whole) * length))
+
+
+@dataclass(frozen=True)
+class Epoch:
+    """The conflict network during weeks [start, next epoch's start).
+
+    K_ij = boost_i * boost_j * (W_ij + 1) / (A_i + 1), K_ii = 0, with truce pairs at 0. The
+    engine never forms K: it uses the sparse `excess` E = W (or -1 for truce pairs) and
+    sum_j K_ij y_j = inv_alliance_i * boost_i * ((E y)_i + sum(y) - y_i), y = boost * C.
+    """
+
+    start: int
+    inv_alliance: np.ndarray  # (n,) 1 / (A_i + 1)
+    boost: np.ndarray  # (n,) violence multiplier, 1 = none
+    excess: np.ndarray  # (n, n) dense E, small; converted to CSR by the engine
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Everything the engine needs, as arrays; built once per scenario by `make_plan`."""
+
+    scenario: Scenario
+    names: list[str]
+    shorts: list[str]
+    initial: np.ndarray  # (n,) members at the start
+    zipf_initial: bool  # stochastic mode draws Poisson around `initial` (PC2023's variant)
+    start_year: float
+    weeks: int
+    params: np.ndarray  # (P,) base parameter values, in PARAMETER_NAMES order
+    fixed_count: bool  # incapacitation is a fixed weekly count (else per member)
+    multipliers: np.ndarray  # (weeks, P) policy multipliers
+    forces: np.ndarray  # (weeks,) deployed forces, in units of FORCES_UNIT
+    recruitment_multiplier: np.ndarray  # (n,)
+    epochs: list[Epoch]
+    transfers: np.ndarray  # (k, 5): week, kind, source, target, amount
+    event_marks: list[tuple[dt.date, str]] = field(default_factory=list)
+
+    @property
+    def n_groups(self) -> int:
+        return len(self.shorts)
+
+    def week_year(self) -> np.ndarray:
+        """Decimal year at the start of each week, shape (weeks + 1,)."""
+        return self.start_year + np.arange(self.weeks + 1) / WEEKS_PER_YEAR
+
+    def dates(self) -> list[dt.date]:
+        return [date_of(y) for y in self.week_year()]
+
+    def week_of(self, day: dt.date) -> int:
+        """First week starting on or after `day` (negative if before the start)."""
+        return math.ceil((decimal_year(day) - self.start_year) * WEEKS_PER_YEAR - 1e-6)
+
+
+def make_plan(
+    scenario: Scenario, data_dir: str | Path | None = None, initial: np.ndarray | None = None
+) -> Plan:
+    """Compile a scenario. `initial` replaces the start state (for `start_from`)."""
+    label = f"{scenario.name}.toml"
+    names, shorts, rivalry, alliance, start, zipf = _groups(scenario, data_dir)
+    if initial is not None:
+        start, zipf = np.asarray(initial, dtype=float).copy(), False
+    start_year = decimal_year(scenario.simulation.start)
+    weeks = scenario.simulation.weeks
+    base = np.array([getattr(scenario.parameters, p).value for p in PARAMETER_NAMES])
+    plan = Plan(
+        scenario=scenario,
+        names=names,
+        shorts=shorts,
+        initial=start,
+        zipf_initial=zipf,
+        start_year=start_year,
+        weeks=weeks,
+        params=base,
+        fixed_count=scenario.parameters.incapacitation_form == "fixed_count",
+        multipliers=np.ones((weeks, len(PARAMETER_NAMES))),
+        forces=np.zeros(weeks),
+        recruitment_multiplier=_recruitment_multipliers(scenario, len(shorts)),
+        epochs=[],
+        transfers=np.zeros((0, 5)),
+    )
+    _deployments(plan)
+    _policies(plan, label)
+    epochs, transfers, marks = _network_timeline(plan, rivalry, alliance, initial is not None)
+    object.__setattr__(plan, "epochs", epochs)
+    object.__setattr__(plan, "transfers", transfers)
+    object.__setattr__(plan, "event_marks", marks)
+    return plan
+
+
+def _groups(scenario: Scenario, data_dir: str | Path | None):
+    """Names, short names, symmetric tie matrices and initial members."""
+    if scenario.network.dataset == "pc2023":
+        if scenario.groups:
+            raise ScenarioError(
+                f"{scenario.name}.toml: groups: must be empty when network.dataset is set"
+            )
+        net = datasets.load_pc2023_network(datasets.fetch_pc2023(data_dir))
+        total = scenario.parameters.initial_members_total.value
+        initial = datasets.zipf_start(total, net.rivalry, net.alliance)
+        return net.names, net.shorts, net.rivalry, net.alliance, initial, True
+    shorts = [g.short for g in scenario.groups]
+    index = {s: i for i, s in enumerate(shorts)}
+    n = len(shorts)
+    rivalry, alliance = np.zeros((n, n)), np.zeros((n, n))
+    for matrix, ties in ((rivalry, scenario.network.rivalries), (alliance, scenario.network.alliances)):
+        for tie in ties:
+            i, j = index[tie.groups[0]], index[tie.groups[1]]
+            matrix[i, j] = matrix[j, i] = max(matrix[i, j], tie.weight)
+    initial = np.array([g.initial_members for g in scenario.groups])
+    return [g.name for g in scenario.groups], shorts, rivalry, alliance, initial, False
+
+
+def _recruitment_multipliers(scenario: Scenario, n: int) -> np.ndarray:
+    if scenario.network.dataset is not None:
+        return np.ones(n)
+    return np.array([g.recruitment_multiplier for g in scenario.groups])
+
+
+def _deployments(plan: Plan) -> None:
+    for item in plan.scenario.deployments:
+        week = max(plan.week_of(item.date), 0)
+        plan.forces[week:] = (item.troops + item.federal_police) / FORCES_UNIT
+
+
+def _policies(plan: Plan, label: str) -> None:
+    for i, policy in enumerate(plan.scenario.policies):
+        week = max(plan.week_of(policy.date), 0)
+        if policy.parameter == "state_forces":
+            factor = policy.multiply if policy.multiply is not None else None
+            if factor is None:
+                plan.forces[week:] = policy.set / FORCES_UNIT
+            else:
+                plan.forces[week:] *= factor
+            continue
+        column = PARAMETER_NAMES.index(policy.parameter)
+        if policy.multiply is not None:
+            plan.multipliers[week:, column] *= policy.multiply
+            continue
+        base = plan.params[column]
+        if base == 0 and policy.set != 0:
+            raise ScenarioError(
+                f"{label}: policies[{i}].set: cannot set {policy.parameter} whose base value "
+                "is 0; give the parameter a non-zero value and use 'multiply'"
+            )
+        plan.multipliers[week:, column] = policy.set / base if base else 0.0
+
+
+class _NetworkState:
+    """The tie matrices and group status while walking through the dated events."""
+
+    def __init__(self, rivalry: np.ndarray, alliance: np.ndarray, active: np.ndarray):
+        self.rivalry, self.alliance, self.active = rivalry.copy(), alliance.copy(), active
+        n = len(active)
+        self.truce = np.zeros((n, n), dtype=bool)
+        self.boost = np.ones(n)
+
+    def epoch(self, week: int) -> Epoch:
+        both = np.outer(self.active, self.active)
+        allied = np.where(both, self.alliance, 0.0)
+        excess = np.where(both, self.rivalry, 0.0)
+        excess[self.truce] = -1.0
+        np.fill_diagonal(excess, 0.0)
+        return Epoch(week, 1.0 / (allied.sum(axis=1) + 1.0), self.boost.copy(), excess)
+
+
+def _network_timeline(plan: Plan, rivalry: np.ndarray, alliance: np.ndarray, resumed: bool):
+    """Walk the events in date order; return epochs, member transfers and report marks."""
+    s = plan.scenario
+    index = {short: i for i, short in enumerate(plan.shorts)}
+    label = f"{s.name}.toml"
+    created = set()
+    for k, e in enumerate(s.events):
+        for field_name in ("group", "new_group"):
+            name = getattr(e, field_name, None)
+            if name is not None and name not in index:
+                raise ScenarioError(f"{label}: events[{k}].{field_name}: unknown group {name!r}")
+        for name in getattr(e, "groups", ()):
+            if name not in index:
+                raise ScenarioError(f"{label}: events[{k}].groups: unknown group {name!r}")
+        born = e.new_group if e.type == "split" else (e.group if e.type == "new_group" else None)
+        if born is not None:
+            if plan.initial[index[born]] > 0 and not resumed:
+                raise ScenarioError(
+                    f"{label}: events[{k}]: group {born!r} is created here, so its "
+                    "initial_members must be 0"
+                )
+            created.add(index[born])
+    active = np.array([i not in created or plan.initial[i] > 0 for i in range(plan.n_groups)])
+    state = _NetworkState(rivalry, alliance, active)
+    changes: dict[int, list] = {}
+    for e in s.events:
+        week = max(plan.week_of(e.date), 0)
+        changes.setdefault(week, []).append(("event", e))
+        if e.type == "leader_removed":
+            changes.setdefault(week + e.duration_weeks, []).append(("boost_end", e))
+        if e.type == "truce" and e.end is not None:
+            changes.setdefault(max(plan.week_of(e.end), 0), []).append(("truce_end", e))
+    epochs = [state.epoch(0)]
+    transfers: list[tuple[float, float, float, float, float]] = []
+    marks: list[tuple[dt.date, str]] = []
+    for week in sorted(changes):
+        for kind, e in changes[week]:
+            before_start = e.date < s.simulation.start
+            if kind == "event" and not before_start and week < plan.weeks:
+                marks.append((e.date, _label(e)))
+            moves = kind == "event" and not (before_start and resumed)
+            _apply(state, kind, e, index, week, transfers if moves else None)
+        if week >= plan.weeks:
+            continue
+        epoch = state.epoch(week)
+        if epochs[-1].start == week:
+            epochs[-1] = epoch
+        else:
+            epochs.append(epoch)
+    return epochs, np.array(transfers, dtype=float).reshape(-1, 5), marks
+
+
+def _apply(state: _NetworkState, kind: str, e, index: dict[str, int], week: int, transfers):
+    """Change the network (and queue member transfers) for one dated event."""
+    if kind == "boost_end":
+        state.boost[index[e.group]] /= 1.0 + e.violence_boost
+        return
+    if kind == "truce_end":
+        i, j = index[e.groups[0]], index[e.groups[1]]
+        state.truce[i, j] = state.truce[j, i] = False
+        return
+    if e.type == "split":
+        parent, child = index[e.group], index[e.new_group]
+        state.active[child] = True
+        w = max(state.rivalry[parent, child], e.rivalry_weight)
+        state.rivalry[parent, child] = state.rivalry[child, parent] = w
+        if transfers is not None:
+            transfers.append((week, MOVE, parent, child, e.fraction))
+    elif e.type == "merge":
+        keep, gone = index[e.groups[0]], index[e.groups[1]]
+        for matrix in (state.rivalry, state.alliance):
+            matrix[keep] = matrix[:, keep] = np.maximum(matrix[keep], matrix[gone])
+            matrix[keep, keep] = 0.0
+            matrix[gone] = matrix[:, gone] = 0.0
+        state.active[gone] = False
+        if transfers is not None:
+            transfers.append((week, MOVE, gone, keep, 1.0))
+    elif e.type == "truce":
+        i, j = index[e.groups[0]], index[e.groups[1]]
+        state.truce[i, j] = state.truce[j, i] = True
+    elif e.type == "new_group":
+        state.active[index[e.group]] = True
+        if transfers is not None:
+            transfers.append((week, ADD, 0, index[e.group], e.members))
+    elif e.type == "leader_removed":
+        state.boost[index[e.group]] *= 1.0 + e.violence_boost
+    elif e.type in ("rivalry", "alliance"):
+        matrix = state.rivalry if e.type == "rivalry" else state.alliance
+        i, j = index[e.groups[0]], index[e.groups[1]]
+        matrix[i, j] = matrix[j, i] = e.weight
+
+
+def _label(e) -> str:
+    if e.type == "split":
+        return f"{e.new_group} splits from {e.group}"
+    if e.type in ("merge", "truce", "rivalry", "alliance"):
+        return f"{e.type}: {e.groups[0]} & {e.groups[1]}"
+    if e.type == "new_group":
+        return f"{e.group} appears"
+    return f"{e.group} leader removed"

@@ -1,0 +1,201 @@
+"""Results of a run: the tidy table, the JSON summary, and writing them safely.
+
+The tidy table has one row per (run, date, group, variable) with a float value. Members are
+stocks at the start of each week (plus the end date); flows are national totals during the
+week starting at `date`, under group "all". The Parquet file's metadata records the cartelsim
+version, the scenario (resolved text and hash) and the seed, so any file can be traced back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+import cartelsim
+from cartelsim import observe
+from cartelsim.aggregate import Trajectories
+from cartelsim.plan import Plan
+
+#: National weekly variables written to the tidy table (group "all").
+NATIONAL = (
+    "members_total",
+    "recruits",
+    "incapacitated",
+    "state_kills",
+    "conflict_deaths",
+    "saturation",
+    "deaths",
+    "killings",
+    "homicides",
+)
+
+
+@dataclass
+class Results:
+    """An ensemble's output with what is needed to explain it."""
+
+    plan: Plan
+    traj: Trajectories
+    seed: int
+    data_dir: str | None = None
+    engine: str = "aggregate"
+    _weekly: dict[str, np.ndarray] | None = field(default=None, repr=False)
+
+    @property
+    def runs(self) -> int:
+        return self.traj.members.shape[2]
+
+    @property
+    def weekly(self) -> dict[str, np.ndarray]:
+        """National weekly variables, each (weeks, runs); see observe.national_weekly."""
+        if self._weekly is None:
+            self._weekly = observe.national_weekly(self.plan, self.traj)
+        return self._weekly
+
+    def to_pandas(self) -> pd.DataFrame:
+        """The tidy table: run, date, group, variable, value."""
+        plan, runs = self.plan, self.runs
+        dates = pd.to_datetime(plan.dates())
+        n, weeks = plan.n_groups, plan.weeks
+        members = self.traj.members  # (weeks + 1, groups, runs)
+        frames = [
+            pd.DataFrame(
+                {
+                    "run": np.tile(np.arange(runs), (weeks + 1) * n),
+                    "date": np.repeat(dates, n * runs),
+                    "group": np.tile(np.repeat(plan.shorts, runs), weeks + 1),
+                    "variable": "members",
+                    "value": members.reshape(-1),
+                }
+            )
+        ]
+        for name in NATIONAL:
+            values = self.weekly[name]
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "run": np.tile(np.arange(runs), weeks),
+                        "date": np.repeat(dates[1:] if name == "members_total" else dates[:-1], runs),
+                        "group": "all",
+                        "variable": name,
+                        "value": values.reshape(-1),
+                    }
+                )
+            )
+        table = pd.concat(frames, ignore_index=True)
+        for column in ("group", "variable"):
+            table[column] = table[column].astype("category")
+        return table
+
+    def summary(self) -> dict:
+        """The JSON summary (see README): final state, yearly totals, observed vs simulated."""
+        plan, w = self.plan, self.weekly
+        final_members = self.traj.members[-1]  # (groups, runs)
+        final = {
+            "members_total": final_members.sum(axis=0),
+            "members_by_group": dict(zip(plan.shorts, final_members, strict=True)),
+            "deaths_per_week": w["deaths"][-1],
+            "recruits_per_week": w["recruits"][-1],
+            "incapacitated_per_week": w["incapacitated"][-1],
+        }
+        out = {
+            "scenario": plan.scenario.name,
+            "engine": self.engine,
+            "runs": self.runs,
+            "seed": self.seed,
+            "start": plan.dates()[0].isoformat(),
+            "end": plan.dates()[-1].isoformat(),
+            "final": _reduce(final, np.mean),
+        }
+        if self.runs > 1:
+            out["final_q05"] = _reduce(final, lambda x: np.quantile(x, 0.05))
+            out["final_q95"] = _reduce(final, lambda x: np.quantile(x, 0.95))
+        out["yearly"] = self.yearly()
+        out["observed_vs_simulated"] = observe.compare(plan, w, self.data_dir)
+        out["provenance"] = provenance(plan, self.seed)
+        return out
+
+    def yearly(self) -> list[dict]:
+        """Ensemble-mean totals per calendar year (members_total: at the year's end)."""
+        plan, w = self.plan, self.weekly
+        named = {"conflict_deaths": "deaths"}
+        rows = []
+        for year in observe.years(plan):
+            row = {"year": year, "weeks": int(observe.window(plan, year).sum())}
+            for key in ("members_total", "conflict_deaths", "recruits", "incapacitated"):
+                variable = named.get(key, key)
+                row[key] = float(observe.window_value(plan, w[variable], variable, year).mean())
+            row["homicides"] = float(observe.window_value(plan, w["homicides"], "", year).mean())
+            for series in plan.scenario.observation.series:
+                variable = observe.VARIABLE_OF[series.variable]
+                value = observe.window_value(plan, w[variable], variable, year)
+                row[series.name] = float(value.mean())
+            rows.append(row)
+        return rows
+
+    def write(self, out_dir: str | Path, force: bool = False) -> dict[str, Path]:
+        """Write results.parquet and summary.json into out_dir; refuse to overwrite a
+        finished result unless `force`. Files are written whole, then renamed into place."""
+        out = Path(out_dir)
+        paths = {"results": out / "results.parquet", "summary": out / "summary.json"}
+        existing = [p for p in paths.values() if p.exists()]
+        if existing and not force:
+            raise FileExistsError(
+                f"{existing[0]}: a finished result is already there; use --force to replace it"
+            )
+        out.mkdir(parents=True, exist_ok=True)
+        table = pa.Table.from_pandas(self.to_pandas(), preserve_index=False)
+        meta = {k.encode(): json.dumps(v).encode() for k, v in provenance(self.plan, self.seed).items()}
+        table = table.replace_schema_metadata({**(table.schema.metadata or {}), **meta})
+        _atomic(paths["results"], lambda tmp: pq.write_table(table, tmp))
+        text = json.dumps(self.summary(), indent=2)
+        _atomic(paths["summary"], lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+        return paths
+
+
+def _reduce(values: dict, how) -> dict:
+    out = {}
+    for key, value in values.items():
+        out[key] = _reduce(value, how) if isinstance(value, dict) else float(how(value))
+    return out
+
+
+def scenario_text(plan: Plan) -> str:
+    """The fully resolved scenario (after `extends`) as canonical JSON."""
+    return plan.scenario.model_dump_json(indent=None)
+
+
+def provenance(plan: Plan, seed: int) -> dict:
+    text = scenario_text(plan)
+    return {
+        "cartelsim_version": cartelsim.__version__,
+        "scenario_sha256": hashlib.sha256(text.encode()).hexdigest(),
+        "seed": seed,
+        "scenario": json.loads(text),
+    }
+
+
+def _atomic(path: Path, write) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def read_results(path: str | Path) -> pd.DataFrame:
+    """Read a results.parquet, with a one-line error naming the file if it is damaged."""
+    try:
+        return pq.read_table(path).to_pandas()
+    except (OSError, pa.ArrowInvalid) as exc:
+        raise ValueError(f"{path}: not a readable results file ({exc})") from None

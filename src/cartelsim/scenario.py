@@ -1,0 +1,445 @@
+"""Scenario files: the TOML schema, `extends`, and one-line validation errors.
+
+This is the only module that parses and validates user input. Everything downstream takes a
+validated :class:`Scenario` and may trust it. A scenario describes *what* to simulate (groups,
+their network, state forces, dated events, policies, how the model is observed); `plan.py`
+turns it into the arrays the engine steps through.
+
+Errors are one line each and name the file, the field path and the reason, for example
+``halve.toml: groups[2].initial_members: must be >= 0 (got -0.1)``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import tomllib
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+
+#: Scalar model parameters, in the order the engine stores them (see aggregate.PARAM_INDEX).
+PARAMETER_NAMES = (
+    "recruitment_rate",
+    "incapacitation",
+    "conflict_lethality",
+    "saturation",
+    "state_arrest_rate",
+    "state_kill_rate",
+)
+#: What a policy may change: a parameter, or the size of the deployed state forces.
+POLICY_TARGETS = (*PARAMETER_NAMES, "state_forces")
+#: Model variables an observed series can be compared with (see observe.py).
+OBSERVABLE_VARIABLES = ("killings", "homicides", "incapacitated", "members", "conflict_deaths")
+
+
+class ScenarioError(ValueError):
+    """A scenario that cannot be used; the message is one line per problem."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _number_to_table(value: Any) -> Any:
+    """Let `rate = 0.1` stand for `rate = {value = 0.1}` (a value without a source)."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return {"value": value}
+    return value
+
+
+class _Param(_Strict):
+    """A non-negative number with its unit and where it comes from.
+
+    `source` names the publication, table and year; `assumption = true` marks a value
+    nobody measured, so reports can say so.
+    """
+
+    value: float = Field(ge=0, allow_inf_nan=False)
+    unit: str = ""
+    source: str = ""
+    assumption: bool = False
+
+
+Param = Annotated[_Param, BeforeValidator(_number_to_table)]
+
+
+#: Default of an optional mechanism's rate: the mechanism is switched off.
+_OFF = _Param(value=0.0, source="default: mechanism switched off")
+
+
+class Simulation(_Strict):
+    """Time axis and integration. A model week is 1/52 of a year, as in PC2023."""
+
+    start: dt.date
+    weeks: int = Field(gt=0, le=5200)
+    mode: Literal["deterministic", "stochastic"] = "deterministic"
+    integrator: Literal["rk4", "euler"] = "rk4"
+    start_from: str | None = None  # run this scenario first and start from its final state
+
+
+class Parameters(_Strict):
+    """Rates of the aggregate model; all per week (see docs in aggregate.py)."""
+
+    recruitment_rate: Param  # rho: recruits per member per week
+    incapacitation_form: Literal["fixed_count", "per_member"] = "fixed_count"
+    incapacitation: Param  # eta (members per week) or mu (per member per week)
+    conflict_lethality: Param  # theta: deaths per member pair per unit of K per week
+    saturation: Param  # omega: exits per member squared per week
+    state_arrest_rate: Param = _OFF  # per member per week per 10,000 deployed
+    state_kill_rate: Param = _OFF  # per member per week per 10,000 deployed
+    initial_members_total: Param | None = None  # C0, for a network read from a dataset
+
+
+class Group(_Strict):
+    name: str = Field(min_length=1)
+    short: str = Field(min_length=1)
+    initial_members: float = Field(default=0.0, ge=0, allow_inf_nan=False)
+    recruitment_multiplier: float = Field(default=1.0, ge=0, allow_inf_nan=False)
+    source: str = ""
+    assumption: bool = False
+
+
+class Tie(_Strict):
+    """A rivalry or alliance between two groups (by short name), weight as in PC2023."""
+
+    groups: tuple[str, str]
+    weight: float = Field(gt=0, allow_inf_nan=False)
+    source: str = ""
+
+
+class Network(_Strict):
+    dataset: Literal["pc2023"] | None = None  # groups and ties from a dataset
+    rivalries: list[Tie] = []
+    alliances: list[Tie] = []
+
+
+class Deployment(_Strict):
+    """State forces committed to operations against organized crime from `date` on."""
+
+    date: dt.date
+    troops: float = Field(ge=0, allow_inf_nan=False)
+    federal_police: float = Field(default=0.0, ge=0, allow_inf_nan=False)
+    source: str = ""
+
+
+class _Event(_Strict):
+    date: dt.date
+    source: str = ""
+    note: str = ""
+
+
+class SplitEvent(_Event):
+    """`fraction` of `group`'s members leave to form `new_group`, which becomes its rival."""
+
+    type: Literal["split"]
+    group: str
+    new_group: str
+    fraction: float = Field(gt=0, lt=1)
+    rivalry_weight: float = Field(default=1.0, gt=0)
+
+
+class MergeEvent(_Event):
+    """The second group's members join the first; their rivalry ends."""
+
+    type: Literal["merge"]
+    groups: tuple[str, str]
+
+
+class TruceEvent(_Event):
+    """The two groups stop fighting each other until `end` (or for good)."""
+
+    type: Literal["truce"]
+    groups: tuple[str, str]
+    end: dt.date | None = None
+
+
+class NewGroupEvent(_Event):
+    type: Literal["new_group"]
+    group: str
+    members: float = Field(gt=0, allow_inf_nan=False)
+
+
+class LeaderRemovedEvent(_Event):
+    """A leader captured or killed: the group's violence rises for a while.
+
+    Defaults: +36.5 % drug-related violence for 6 months (Calderon, Robles, Diaz-Cayeros &
+    Magaloni 2015, J. Conflict Resolution 59(8), table 2).
+    """
+
+    type: Literal["leader_removed"]
+    group: str
+    violence_boost: float = Field(default=0.365, ge=0)
+    duration_weeks: int = Field(default=26, gt=0)
+
+
+class TieEvent(_Event):
+    """Set the rivalry or alliance weight between two groups (0 removes the tie)."""
+
+    type: Literal["rivalry", "alliance"]
+    groups: tuple[str, str]
+    weight: float = Field(ge=0, allow_inf_nan=False)
+
+
+Event = Annotated[
+    SplitEvent | MergeEvent | TruceEvent | NewGroupEvent | LeaderRemovedEvent | TieEvent,
+    Field(discriminator="type"),
+]
+
+
+class Policy(_Strict):
+    """From `date` on, multiply a parameter (or the deployed forces) or set it to a value."""
+
+    parameter: Literal[POLICY_TARGETS]  # type: ignore[valid-type]
+    date: dt.date
+    multiply: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    set: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    note: str = ""
+
+    @model_validator(mode="after")
+    def _one_change(self) -> Policy:
+        if (self.multiply is None) == (self.set is None):
+            raise ValueError("give exactly one of 'multiply' or 'set'")
+        return self
+
+
+class Series(_Strict):
+    """An observed yearly series compared with a model variable (see observe.py)."""
+
+    name: str
+    variable: Literal[OBSERVABLE_VARIABLES]  # type: ignore[valid-type]
+    data: str  # key of a built-in or dataset series, e.g. "mexico:oc_killings"
+    relative_error: float = Field(default=0.1, gt=0)
+    fit: bool = True
+
+
+class Observation(_Strict):
+    """How model deaths become recorded numbers.
+
+    recorded conflict killings = member deaths / cartel_share; homicides = those killings +
+    other homicides. PC2023 assume cartel_share = 0.10 of homicides plus missing persons.
+    """
+
+    cartel_share: Param
+    other_homicides_per_year: Param = _OFF
+    series: list[Series] = []
+
+    @model_validator(mode="after")
+    def _share_positive(self) -> Observation:
+        if not 0 < self.cartel_share.value <= 1:
+            raise ValueError(f"cartel_share must be in (0, 1] (got {self.cartel_share.value})")
+        return self
+
+
+class Scenario(_Strict):
+    name: str
+    description: str
+    extends: str | None = None
+    simulation: Simulation
+    parameters: Parameters
+    groups: list[Group] = []
+    network: Network = Network()
+    deployments: list[Deployment] = []
+    events: list[Event] = []
+    policies: list[Policy] = []
+    observation: Observation
+
+    @model_validator(mode="after")
+    def _check_references(self) -> Scenario:
+        _check_references(self)
+        return self
+
+
+def _check_references(s: Scenario) -> None:
+    """Group names used by ties, events and deployments must exist and be in order."""
+    shorts = [g.short for g in s.groups]
+    duplicates = {x for x in shorts if shorts.count(x) > 1}
+    if duplicates:
+        raise _FieldError("groups", f"duplicate short name {sorted(duplicates)[0]!r}")
+    if s.network.dataset is None and not s.groups:
+        raise _FieldError("groups", "at least one group is required (or network.dataset)")
+    if s.network.dataset is not None and s.parameters.initial_members_total is None:
+        raise _FieldError(
+            "parameters.initial_members_total", "required when network.dataset is set"
+        )
+    known = set(shorts)
+    if s.network.dataset is None:
+        for kind in ("rivalries", "alliances"):
+            for i, tie in enumerate(getattr(s.network, kind)):
+                _check_pair(tie.groups, known, f"network.{kind}[{i}].groups")
+        for i, event in enumerate(s.events):
+            for field in ("group", "new_group"):
+                name = getattr(event, field, None)
+                if name is not None and name not in known:
+                    raise _FieldError(f"events[{i}].{field}", _unknown(name, known))
+            if hasattr(event, "groups"):
+                _check_pair(event.groups, known, f"events[{i}].groups")
+    for kind in ("deployments", "events"):
+        items = getattr(s, kind)
+        for i in range(1, len(items)):
+            if items[i].date < items[i - 1].date:
+                raise _FieldError(f"{kind}[{i}].date", "dates must be in order")
+    for i, event in enumerate(s.events):
+        end = getattr(event, "end", None)
+        if end is not None and end <= event.date:
+            raise _FieldError(f"events[{i}].end", f"must be after date {event.date}")
+    for i, policy in enumerate(s.policies):
+        if policy.date < s.simulation.start:
+            raise _FieldError(f"policies[{i}].date", f"before the start {s.simulation.start}")
+
+
+def _check_pair(pair: tuple[str, str], known: set[str], path: str) -> None:
+    for name in pair:
+        if name not in known:
+            raise _FieldError(path, _unknown(name, known))
+    if pair[0] == pair[1]:
+        raise _FieldError(path, f"a group cannot be paired with itself ({pair[0]!r})")
+
+
+def _unknown(name: str, known: set[str]) -> str:
+    return f"unknown group {name!r} (known: {', '.join(sorted(known))})"
+
+
+class _FieldError(ValueError):
+    """A cross-field problem; carries the field path for the one-line message."""
+
+    def __init__(self, path: str, reason: str):
+        super().__init__(reason)
+        self.path = path
+        self.reason = reason
+
+
+# --- loading -----------------------------------------------------------------------------
+
+
+def builtin_names() -> list[str]:
+    """Names of the scenarios shipped with cartelsim."""
+    folder = resources.files("cartelsim") / "scenarios"
+    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".toml"))
+
+
+def builtin_descriptions() -> dict[str, str]:
+    """One-line description of each built-in scenario (resolved through `extends`)."""
+    return {name: load_scenario(name).description.split("\n")[0] for name in builtin_names()}
+
+
+def load_scenario(name_or_path: str | Path) -> Scenario:
+    """Load a built-in scenario by name, or a TOML file by path, resolving `extends`."""
+    document, label = _resolve(str(name_or_path), chain=())
+    return validate(document, label)
+
+
+def validate(document: dict[str, Any], label: str) -> Scenario:
+    """Validate a scenario document, turning every problem into a one-line error."""
+    try:
+        return Scenario.model_validate(document)
+    except ValidationError as exc:
+        raise ScenarioError("\n".join(_format(label, e) for e in exc.errors())) from None
+
+
+def _format(label: str, error: dict[str, Any]) -> str:
+    cause = (error.get("ctx") or {}).get("error")
+    if isinstance(cause, _FieldError):
+        return f"{label}: {cause.path}: {cause.reason}"
+    path = _path([p for p in error["loc"] if p not in _EVENT_TAGS])
+    return f"{label}: {path}: {_reason(error)}"
+
+
+_EVENT_TAGS = {
+    "split",
+    "merge",
+    "truce",
+    "new_group",
+    "leader_removed",
+    "rivalry",
+    "alliance",
+    "function-before[_number_to_table(), _Param]",
+}
+
+
+def _path(loc: list[Any]) -> str:
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "(top level)"
+
+
+_REASONS = {
+    "greater_than_equal": "must be >= {ge}",
+    "greater_than": "must be > {gt}",
+    "less_than_equal": "must be <= {le}",
+    "less_than": "must be < {lt}",
+    "missing": "required field is missing",
+    "extra_forbidden": "unknown key",
+}
+
+
+def _reason(error: dict[str, Any]) -> str:
+    template = _REASONS.get(error["type"])
+    bounds = {k: f"{v:g}" if isinstance(v, float) else v for k, v in error.get("ctx", {}).items()}
+    text = template.format(**bounds) if template else error["msg"]
+    text = text.removeprefix("Value error, ")
+    if error["type"] in ("missing", "extra_forbidden"):
+        return text
+    shown = error.get("input")
+    if isinstance(shown, dict | list):
+        return text
+    return f"{text} (got {shown!r})"
+
+
+def _resolve(name_or_path: str, chain: tuple[str, ...]) -> tuple[dict[str, Any], str]:
+    """Read a scenario document and merge it onto what it `extends`."""
+    text, label, folder = _read(name_or_path)
+    if label in chain:
+        raise ScenarioError(f"{label}: extends: cycle ({' -> '.join((*chain, label))})")
+    try:
+        document = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(f"{label}: (syntax): {exc}") from None
+    parent = document.get("extends")
+    if parent is None:
+        return document, label
+    if not isinstance(parent, str):
+        raise ScenarioError(f"{label}: extends: must be a scenario name or path (got {parent!r})")
+    target = parent if parent in builtin_names() or folder is None else str(folder / parent)
+    if parent not in builtin_names() and not Path(target).exists():
+        target = parent
+    base, _ = _resolve(target, (*chain, label))
+    return merge(base, document), label
+
+
+def _read(name_or_path: str) -> tuple[str, str, Path | None]:
+    if name_or_path in builtin_names():
+        file = resources.files("cartelsim") / "scenarios" / f"{name_or_path}.toml"
+        return file.read_text(encoding="utf-8"), f"{name_or_path}.toml", None
+    path = Path(name_or_path)
+    if not path.is_file():
+        known = ", ".join(builtin_names())
+        raise ScenarioError(
+            f"{path.name}: (file): no such file or built-in scenario (built-ins: {known})"
+        )
+    try:
+        return path.read_text(encoding="utf-8"), path.name, path.parent
+    except UnicodeDecodeError as exc:
+        raise ScenarioError(f"{path.name}: (file): not UTF-8 text ({exc.reason})") from None
+
+
+#: Lists a variant adds to (rather than replaces): a variant's events and policies come on
+#: top of its base's.
+APPENDED_LISTS = ("events", "policies")
+
+
+def merge(base: dict[str, Any], change: dict[str, Any]) -> dict[str, Any]:
+    """Deep-merge `change` onto `base`: tables merge, lists replace (events, policies append)."""
+    out = dict(base)
+    for key, value in change.items():
+        if key == "extends":
+            continue
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merge(out[key], value)
+        elif key in APPENDED_LISTS and isinstance(value, list) and isinstance(out.get(key), list):
+            out[key] = out[key] + value
+        else:
+            out[key] = value
+    return out
