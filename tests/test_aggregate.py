@@ -19,7 +19,9 @@ def _plan(document: dict, data_dir=None):
 
 
 def _with(scenario, **simulation):
-    return scenario.model_copy(update={"simulation": scenario.simulation.model_copy(update=simulation)})
+    return scenario.model_copy(
+        update={"simulation": scenario.simulation.model_copy(update=simulation)}
+    )
 
 
 def _balance_gap(traj) -> float:
@@ -81,15 +83,26 @@ def test_truce_stops_fighting_for_its_period_only():
     events = [{"date": "2010-07-01", "type": "truce", "groups": ["A", "B"], "end": "2011-01-01"}]
     plan = _plan(small_document(events=events))
     deaths = simulate(plan).flows[:, FLOWS.index("conflict_deaths"), 0]
-    start, end = plan.week_of(plan.scenario.events[0].date), plan.week_of(plan.scenario.events[0].end)
+    start, end = (
+        plan.week_of(plan.scenario.events[0].date),
+        plan.week_of(plan.scenario.events[0].end),
+    )
     assert np.all(deaths[start:end] == 0.0)
     assert deaths[start - 1] > 0 and deaths[end] > 0
 
 
 def test_split_creates_a_rival_that_inherits_members():
     """A split moves the fraction of members to the new group, which then fights its parent."""
-    events = [{"date": "2010-07-01", "type": "split", "group": "A", "new_group": "C", "fraction": 0.25,
-               "rivalry_weight": 10}]
+    events = [
+        {
+            "date": "2010-07-01",
+            "type": "split",
+            "group": "A",
+            "new_group": "C",
+            "fraction": 0.25,
+            "rivalry_weight": 10,
+        }
+    ]
     plan = _plan(small_document(events=events))
     traj = simulate(plan)
     week = plan.week_of(plan.scenario.events[0].date)
@@ -141,8 +154,9 @@ def test_rk4_agrees_with_lsoda_on_pc2023(pc2023_dir):
     def rhs(t, C):
         return rho * C - eta * C / C.sum() - theta * C * (K @ C) - omega * C * C
 
-    ref = solve_ivp(rhs, (0, 520), plan.initial, method="LSODA", rtol=1e-10, atol=1e-8,
-                    t_eval=[0, 260, 520])  # fmt: skip
+    ref = solve_ivp(
+        rhs, (0, 520), plan.initial, method="LSODA", rtol=1e-10, atol=1e-8, t_eval=[0, 260, 520]
+    )
     traj = simulate(plan)
     np.testing.assert_allclose(traj.members[[0, 260, 520], :, 0].T, ref.y, rtol=1e-6)
 
@@ -187,7 +201,10 @@ def test_pc2023_replication_figures(pc2023_dir):
     assert summary["start"] == "2012-01-01" and summary["end"] == "2022-01-01"
     assert summary["final"]["members_total"] == pytest.approx(173836.95, rel=1e-6)
     assert summary["final"]["deaths_per_week"] == pytest.approx(124.225, rel=1e-4)
-    assert summary["final"]["members_by_group"]["CJNG"] > summary["final"]["members_by_group"]["Sinaloa"]
+    assert (
+        summary["final"]["members_by_group"]["CJNG"]
+        > summary["final"]["members_by_group"]["Sinaloa"]
+    )
     assert len(summary["yearly"]) == 10 and all(y["weeks"] == 52 for y in summary["yearly"])
 
 

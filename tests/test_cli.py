@@ -11,8 +11,13 @@ import pytest
 from cartelsim.cli import main
 
 SUMMARY_KEYS = {"scenario", "engine", "runs", "seed", "start", "end", "final", "yearly"}
-FINAL_KEYS = {"members_total", "members_by_group", "deaths_per_week", "recruits_per_week",
-              "incapacitated_per_week"}  # fmt: skip
+FINAL_KEYS = {
+    "members_total",
+    "members_by_group",
+    "deaths_per_week",
+    "recruits_per_week",
+    "incapacitated_per_week",
+}
 YEARLY_KEYS = {"year", "members_total", "conflict_deaths", "recruits", "incapacitated", "homicides"}
 
 
@@ -24,11 +29,11 @@ def _json_run(capsys, *args) -> dict:
 def test_run_pc2023_json(capsys, tmp_path, pc2023_dir):
     """`run pc2023 --json` prints exactly the summary, with the PC2023 short names as keys."""
     summary = _json_run(capsys, "pc2023", "--data-dir", pc2023_dir, "--out", str(tmp_path / "o"))
-    assert SUMMARY_KEYS <= set(summary) and summary["engine"] == "aggregate"
-    assert FINAL_KEYS == set(summary["final"])
+    assert set(summary) >= SUMMARY_KEYS and summary["engine"] == "aggregate"
+    assert set(summary["final"]) == FINAL_KEYS
     assert {"CJNG", "Sinaloa"} <= set(summary["final"]["members_by_group"])
     assert len(summary["final"]["members_by_group"]) == 150
-    assert all(YEARLY_KEYS <= set(row) for row in summary["yearly"])
+    assert all(set(row) >= YEARLY_KEYS for row in summary["yearly"])
     assert "homicides_and_missing" in summary["yearly"][0]
     for name in ("results.parquet", "summary.json", "report.html"):
         assert (tmp_path / "o" / name).is_file()
@@ -38,8 +43,8 @@ def test_run_with_several_runs_adds_quantiles(capsys, tmp_path):
     """runs > 1 adds final_q05 and final_q95 with the same keys."""
     out = str(tmp_path / "o")
     scenario = tmp_path / "stoch.toml"
-    scenario.write_text('extends = "mexico-2006-2012"\nname = "stoch"\n[simulation]\nmode = "stochastic"\n',
-                        encoding="utf-8")  # fmt: skip
+    text = 'extends = "mexico-2006-2012"\nname = "stoch"\n[simulation]\nmode = "stochastic"\n'
+    scenario.write_text(text, encoding="utf-8")
     summary = _json_run(capsys, str(scenario), "--runs", "4", "--seed", "3", "--out", out)
     assert summary["runs"] == 4 and summary["seed"] == 3
     assert set(summary["final_q05"]) == set(summary["final"]) == set(summary["final_q95"])
@@ -61,11 +66,14 @@ def test_existing_results_are_not_overwritten_without_force(capsys, tmp_path):
 def test_bad_scenario_gives_one_line_and_exit_2(capsys, tmp_path):
     """A broken scenario file ends with one line on stderr, no traceback."""
     bad = tmp_path / "halve.toml"
-    bad.write_text('extends = "pc2023"\nname = "h"\n[parameters]\nrecruitment_rate = -0.1\n',
-                   encoding="utf-8")  # fmt: skip
+    bad.write_text(
+        'extends = "pc2023"\nname = "h"\n[parameters]\nrecruitment_rate = -0.1\n', encoding="utf-8"
+    )
     assert main(["run", str(bad), "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err.strip()
-    assert err == "cartelsim: halve.toml: parameters.recruitment_rate.value: must be >= 0 (got -0.1)"
+    assert (
+        err == "cartelsim: halve.toml: parameters.recruitment_rate.value: must be >= 0 (got -0.1)"
+    )
     assert not (tmp_path / "o").exists()
 
 
@@ -74,14 +82,22 @@ def test_scenarios_lists_builtins(capsys):
     assert main(["scenarios"]) == 0
     lines = capsys.readouterr().out.splitlines()
     names = [line.split()[0] for line in lines]
-    assert {"pc2023", "pc2023-halve-recruitment", "pc2023-double-incapacitation",
-            "mexico-2006-2012"} <= set(names)  # fmt: skip
+    assert {
+        "pc2023",
+        "pc2023-halve-recruitment",
+        "pc2023-double-incapacitation",
+        "mexico-2006-2012",
+    } <= set(names)
     assert all(len(line.split(None, 1)) == 2 for line in lines)
 
 
-@pytest.mark.parametrize("args", [["run", "mexico-2006-2012", "--runs", "0"], ["run", "x", "--seed", "-1"]])
+@pytest.mark.parametrize(
+    "args", [["run", "mexico-2006-2012", "--runs", "0"], ["run", "x", "--seed", "-1"]]
+)
 def test_bad_arguments_exit_2(args):
     """Invalid numbers are refused by the argument parser."""
-    result = subprocess.run([sys.executable, "-m", "cartelsim", *args], capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "cartelsim", *args], capture_output=True, text=True
+    )
     assert result.returncode == 2
     assert "must be" in result.stderr

@@ -39,7 +39,9 @@ def test_download_refuses_a_file_whose_md5_does_not_match(monkeypatch, tmp_path)
         return original(self, name, downloader=corrupt_download)
 
     monkeypatch.setattr(pooch.Pooch, "fetch", fetch)
-    with pytest.raises(datasets.DataError, match="BACRIM2020_Nodes.csv: downloaded file failed its MD5"):
+    with pytest.raises(
+        datasets.DataError, match="BACRIM2020_Nodes.csv: downloaded file failed its MD5"
+    ):
         datasets.fetch_pc2023()
 
 

@@ -16,7 +16,11 @@ def mexico():
 
 def test_killings_follow_the_government_database_within_25_percent(mexico):
     """Recorded organized-crime killings are within 25 % of the database in 2007-2010."""
-    rows = {r["year"]: r for r in mexico.summary()["observed_vs_simulated"] if r["series"] == "oc_killings"}
+    rows = {
+        r["year"]: r
+        for r in mexico.summary()["observed_vs_simulated"]
+        if r["series"] == "oc_killings"
+    }
     assert {2007, 2008, 2009, 2010} <= set(rows)
     for year in (2007, 2008, 2009, 2010):
         assert abs(rows[year]["relative_error"]) <= 0.25, (year, rows[year])
@@ -24,8 +28,10 @@ def test_killings_follow_the_government_database_within_25_percent(mexico):
 
 def test_deployments_match_the_fact_file():
     """The scenario's deployments are the figures of facts/mexico_state_forces.csv."""
-    facts = {r["date"]: (float(r["troops"]), float(r["federal_police"]))
-             for r in observe.fact_rows("mexico_state_forces.csv")}  # fmt: skip
+    facts = {
+        r["date"]: (float(r["troops"]), float(r["federal_police"]))
+        for r in observe.fact_rows("mexico_state_forces.csv")
+    }
     scenario = load_scenario("mexico-2006-2012")
     used = {d.date.isoformat(): (d.troops, d.federal_police) for d in scenario.deployments}
     assert used == facts

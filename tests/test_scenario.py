@@ -18,7 +18,10 @@ def test_negative_initial_members_names_field_and_value():
     """A negative value gives `file: field path: reason (got value)` on one line."""
     doc = small_document()
     doc["groups"][2]["initial_members"] = -0.1
-    assert _error(doc, "halve.toml") == "halve.toml: groups[2].initial_members: must be >= 0 (got -0.1)"
+    assert (
+        _error(doc, "halve.toml")
+        == "halve.toml: groups[2].initial_members: must be >= 0 (got -0.1)"
+    )
 
 
 def test_negative_rate_in_parameter_table():
@@ -44,7 +47,9 @@ def test_unknown_group_in_event():
 def test_event_field_error_has_no_type_tag_in_path():
     """Errors inside an event point at events[i].field."""
     doc = small_document(
-        events=[{"date": "2010-06-01", "type": "split", "group": "A", "new_group": "C", "fraction": 2}]
+        events=[
+            {"date": "2010-06-01", "type": "split", "group": "A", "new_group": "C", "fraction": 2}
+        ]
     )
     assert _error(doc) == "small.toml: events[0].fraction: must be < 1 (got 2)"
 
@@ -55,7 +60,10 @@ def test_dates_out_of_order():
         {"date": "2011-01-01", "type": "truce", "groups": ["A", "B"]},
         {"date": "2010-01-01", "type": "truce", "groups": ["A", "B"]},
     ]
-    assert _error(small_document(events=events)) == "small.toml: events[1].date: dates must be in order"
+    assert (
+        _error(small_document(events=events))
+        == "small.toml: events[1].date: dates must be in order"
+    )
 
 
 def test_policy_needs_exactly_one_change():
@@ -78,15 +86,21 @@ def test_extends_merges_and_detects_cycles(tmp_path):
     """A variant changes only what differs; a cycle of extends is an error."""
     (tmp_path / "a.toml").write_text('extends = "b.toml"\nname = "a"\n', encoding="utf-8")
     (tmp_path / "b.toml").write_text('extends = "a.toml"\nname = "b"\n', encoding="utf-8")
-    with pytest.raises(ScenarioError, match=r"a.toml: extends: cycle \(a.toml -> b.toml -> a.toml\)"):
+    with pytest.raises(
+        ScenarioError, match=r"a.toml: extends: cycle \(a.toml -> b.toml -> a.toml\)"
+    ):
         load_scenario(tmp_path / "a.toml")
     variant = tmp_path / "v.toml"
     variant.write_text(
-        'extends = "mexico-2006-2012"\nname = "v"\n[parameters]\nsaturation = 0.0\n', encoding="utf-8"
+        'extends = "mexico-2006-2012"\nname = "v"\n[parameters]\nsaturation = 0.0\n',
+        encoding="utf-8",
     )
     scenario = load_scenario(variant)
     assert scenario.parameters.saturation.value == 0.0
-    assert scenario.parameters.recruitment_rate.value == load_scenario("mexico-2006-2012").parameters.recruitment_rate.value
+    assert (
+        scenario.parameters.recruitment_rate.value
+        == load_scenario("mexico-2006-2012").parameters.recruitment_rate.value
+    )
 
 
 def test_broken_files_give_one_line(tmp_path):

@@ -7,8 +7,8 @@ engine) -> observe (model to recorded numbers) -> results (tables, summary) -> r
 
 __version__ = "0.1.0"
 
-from cartelsim.scenario import Scenario, ScenarioError, load_scenario  # noqa: E402
 from cartelsim.results import Results  # noqa: E402
 from cartelsim.runner import run  # noqa: E402
+from cartelsim.scenario import Scenario, ScenarioError, load_scenario  # noqa: E402
 
 __all__ = ["Results", "Scenario", "ScenarioError", "load_scenario", "run", "__version__"]

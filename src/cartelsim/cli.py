@@ -100,11 +100,13 @@ def _run(args) -> int:
     scenario = load_scenario(args.scenario)
     out = args.out or Path("results") / scenario.name
     if (out / "summary.json").exists() and not args.force:
-        raise FileExistsError(f"{out / 'summary.json'}: a finished result is already there; "
-                              "use --force to replace it")  # fmt: skip
+        raise FileExistsError(
+            f"{out / 'summary.json'}: a finished result is already there; use --force to replace it"
+        )
     with tqdm(total=args.runs, desc=scenario.name, unit="run", delay=1.0, file=sys.stderr) as bar:
-        results = run(scenario, runs=args.runs, seed=args.seed, data_dir=args.data_dir,
-                      progress=bar.update)  # fmt: skip
+        results = run(
+            scenario, runs=args.runs, seed=args.seed, data_dir=args.data_dir, progress=bar.update
+        )
     paths = results.write(out, force=args.force)
     report = write_report(results, out / "report.html")
     if args.json:
@@ -131,8 +133,10 @@ def _fit(args) -> int:
     for name, value in outcome["parameters"].items():
         print(f"{name} = {value:.6g}")
     for row in outcome["comparison"]:
-        print(f"  {row['series']} {row['year']}: observed {row['observed']:,.0f}, "
-              f"simulated {row['simulated']:,.0f} ({row['relative_error']:+.1%})")  # fmt: skip
+        print(
+            f"  {row['series']} {row['year']}: observed {row['observed']:,.0f}, "
+            f"simulated {row['simulated']:,.0f} ({row['relative_error']:+.1%})"
+        )
     return 0
 
 

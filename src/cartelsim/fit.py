@@ -26,7 +26,9 @@ def fit(scenario_name: str, names: list[str], data_dir: str | Path | None = None
     """
     unknown = [n for n in names if n not in PARAMETER_NAMES]
     if unknown:
-        raise ValueError(f"--param: unknown parameter {unknown[0]!r} (known: {', '.join(PARAMETER_NAMES)})")
+        raise ValueError(
+            f"--param: unknown parameter {unknown[0]!r} (known: {', '.join(PARAMETER_NAMES)})"
+        )
     plan = make_plan(load_scenario(scenario_name), data_dir=data_dir)
     columns = [PARAMETER_NAMES.index(n) for n in names]
     targets = _targets(plan, data_dir)
@@ -38,7 +40,9 @@ def fit(scenario_name: str, names: list[str], data_dir: str | Path | None = None
         params = plan.params.copy()
         params[columns] = np.exp(log_values)
         weekly = observe.national_weekly(plan, simulate(plan, params=params[:, None]))
-        sims = np.array([observe.window_value(plan, weekly[v], v, y, m)[0] for v, y, m, _, _ in targets])
+        sims = np.array(
+            [observe.window_value(plan, weekly[v], v, y, m)[0] for v, y, m, _, _ in targets]
+        )
         observed = np.array([t[3] for t in targets])
         errors = np.array([t[4] for t in targets])
         return np.log(np.maximum(sims, 1e-9) / observed) / errors

@@ -141,7 +141,10 @@ def _groups(scenario: Scenario, data_dir: str | Path | None):
     index = {s: i for i, s in enumerate(shorts)}
     n = len(shorts)
     rivalry, alliance = np.zeros((n, n)), np.zeros((n, n))
-    for matrix, ties in ((rivalry, scenario.network.rivalries), (alliance, scenario.network.alliances)):
+    for matrix, ties in (
+        (rivalry, scenario.network.rivalries),
+        (alliance, scenario.network.alliances),
+    ):
         for tie in ties:
             i, j = index[tie.groups[0]], index[tie.groups[1]]
             matrix[i, j] = matrix[j, i] = max(matrix[i, j], tie.weight)
@@ -297,6 +300,8 @@ def _apply(state: _NetworkState, kind: str, e, index: dict[str, int], week: int,
 def _label(e) -> str:
     if e.type == "split":
         return f"{e.new_group} splits from {e.group}"
+    if e.type in ("rivalry", "alliance") and e.weight == 0:
+        return f"{e.type} ends: {e.groups[0]} & {e.groups[1]}"
     if e.type in ("merge", "truce", "rivalry", "alliance"):
         return f"{e.type}: {e.groups[0]} & {e.groups[1]}"
     if e.type == "new_group":

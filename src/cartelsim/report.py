@@ -41,7 +41,16 @@ BAND = (0.05, 0.95)
 #: With more groups than this (+1), the smaller ones are summed into "other groups".
 TOP_GROUPS = 8
 #: Event labels longer than this are cut on the figures; the events table has them in full.
-LABEL_CHARS = 48
+LABEL_CHARS = 28
+#: Style of the event labels: vertical, small, on a light box so curves behind stay visible.
+EVENT_TEXT = {
+    "rotation": 90,
+    "fontsize": 6.5,
+    "va": "top",
+    "ha": "right",
+    "color": "dimgrey",
+    "bbox": {"facecolor": "white", "alpha": 0.7, "linewidth": 0, "pad": 0.5},
+}
 #: The news reports' fact file (DESIGN 3.3: the reports' own claims are targets too).
 CLAIMS_FILE = "mexico_claims.csv"
 #: Groups the "100,000 foot soldiers" claim counts: Sinaloa, Gulf and Zetas.
@@ -59,7 +68,8 @@ th { background: #f0f0f0; } td.num { text-align: right; font-variant-numeric: ta
 tr.assumption td { background: #fff4d6; }
 .flag { color: #8a5a00; font-weight: bold; }
 img { max-width: 100%; } code, .mono { font-family: ui-monospace, Menlo, Consolas, monospace; }
-.meta td:first-child { font-weight: bold; } .note { color: #555; font-size: 0.9em; }
+li { overflow-wrap: anywhere; } .meta td:first-child { font-weight: bold; }
+.note { color: #555; font-size: 0.9em; }
 """
 
 
@@ -126,7 +136,8 @@ def _members_section(results: Results) -> str:
     bottom.set_title("Members by group (ensemble mean)")
     bottom.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
     for ax in (top, bottom):
-        _finish_axis(ax, plan.event_marks, "members")
+        _finish_axis(ax, "members")
+    _mark_events([top, bottom], plan.event_marks)
     note = "Members at the start of each week." + _band_note(results.runs)
     return f"<h2>Members</h2>\n{_png(fig)}\n<p class='note'>{note}</p>"
 
@@ -160,7 +171,8 @@ def _flows_section(results: Results) -> str:
     for ax, (variable, title) in zip(axes, FLOW_PANELS, strict=True):
         _plot_band(ax, starts, weekly[variable], variable, "tab:red")
         ax.set_title(title)
-        _finish_axis(ax, plan.event_marks, "per week")
+        _finish_axis(ax, "per week")
+    _mark_events(axes, plan.event_marks)
     note = "National totals during each week, dated at the week's start." + _band_note(results.runs)
     return f"<h2>Weekly flows</h2>\n{_png(fig)}\n<p class='note'>{note}</p>"
 
@@ -178,7 +190,8 @@ def _observed_section(results: Results, rows: list[dict]) -> str:
         _plot_observed(ax, [r for r in rows if r["series"] == name], results.runs > 1)
         ax.set_title(name)
         ax.set_xlim(results.plan.dates()[0], results.plan.dates()[-1])
-        _finish_axis(ax, results.plan.event_marks, "per year (or months shown)")
+        _finish_axis(ax, "per year (or months shown)")
+    _mark_events(axes[:, 0], results.plan.event_marks)
     return "\n".join([head, _png(fig), _observed_table(rows, results.runs), _sources(rows)])
 
 
@@ -215,11 +228,16 @@ def _observed_table(rows: list[dict], runs: int) -> str:
 
 
 def _sources(rows: list[dict]) -> str:
-    """Each observed series' source(s), in full."""
+    """Each observed series' sources in full, with the years each supports. A row's source
+    may name several (' ; '-separated); each is listed once."""
     items = []
     for name in dict.fromkeys(r["series"] for r in rows):
-        sources = dict.fromkeys(r["source"] for r in rows if r["series"] == name)
-        items.append(f"<li><b>{_esc(name)}</b>: {_esc('; '.join(sources))}</li>")
+        years: dict[str, list[str]] = {}
+        for r in (r for r in rows if r["series"] == name):
+            for source in filter(None, (part.strip() for part in r["source"].split(";"))):
+                years.setdefault(source, []).append(str(r["year"]))
+        listed = "".join(f"<li>{_esc(s)} ({', '.join(y)})</li>" for s, y in years.items())
+        items.append(f"<li><b>{_esc(name)}</b><ul>{listed}</ul></li>")
     return "<p>Sources of the observed series:</p>\n<ul>" + "".join(items) + "</ul>"
 
 
@@ -245,13 +263,15 @@ def _members_at(results: Results, day: dt.date) -> np.ndarray | None:
 
 
 def _killings_between(results: Results, first: dt.date, end: dt.date) -> np.ndarray | None:
-    """Killings (weekly variable) summed over the weeks starting in [first, end)."""
-    dates = results.plan.dates()
-    week = dt.timedelta(days=7)
-    if dates[0] > first + week or dates[-1] < end - week:
+    """Killings from day `first` up to `end`, per run. Weeks straddling either day count in
+    proportion to their days inside: a month is 4.4 model weeks, not 4 or 5."""
+    dates = np.array(results.plan.dates(), dtype="datetime64[D]")
+    start, stop = np.datetime64(first), np.datetime64(end)
+    if dates[0] > start or dates[-1] < stop:
         return None
-    mask = np.array([first <= d < end for d in dates[:-1]])
-    return results.weekly["killings"][mask].sum(axis=0)
+    inside = np.minimum(dates[1:], stop) - np.maximum(dates[:-1], start)
+    share = np.clip(inside.astype(float), 0, None) / np.diff(dates).astype(float)
+    return share @ results.weekly["killings"]
 
 
 def _killings_year_before(results: Results, day: dt.date) -> np.ndarray | None:
@@ -283,7 +303,9 @@ def _claims_section(results: Results) -> str:
     headers = ["claim", "date", "claimed", "model", "model / claim", "verdict", "source"]
     return (
         "<h2>Claims in the news reports</h2>\n<p>Each claim is set against the same quantity "
-        "in the model. The model is not fitted to these claims.</p>\n" + _table(headers, checked)
+        "in the model. The model supports a claim when its 5 %-95 % range lies on the claimed "
+        f"side (for 'about', within {APPROX_TOLERANCE:.0%} of the claim); it partly supports "
+        "it when only part of that range does.</p>\n" + _table(headers, checked)
     )
 
 
@@ -291,7 +313,7 @@ def _claim_rows() -> list[dict[str, str]]:
     """The fact file's rows; none if it is missing or being written (no header yet)."""
     try:
         rows = observe.fact_rows(CLAIMS_FILE)
-    except (FileNotFoundError, OSError, UnicodeDecodeError):
+    except (OSError, UnicodeDecodeError):  # missing (FileNotFoundError) or half-written
         return []
     return [r for r in rows if r.get("claim") in CLAIM_CHECKS]
 
@@ -305,9 +327,9 @@ def _check_claim(results: Results, row: dict[str, str]) -> list[str] | None:
     model = check.measure(results, day)
     if model is None or value <= 0:
         return None
-    comparison, unit = (row.get("comparison") or "").strip(), row.get("unit") or ""
-    claimed = f"{comparison} {_count(value)} {unit}".strip()
-    verdict = _verdict(check.what(day), _kind(comparison), claimed, value, model)
+    kind = _kind(row.get("comparison") or "")
+    claimed = f"{KIND_WORDS[kind]} {_count(value)} {row.get('unit') or ''}".strip()
+    verdict = _verdict(check.what(day), kind, claimed, value, model)
     ratio = f"{model.mean() / value:.2f}"
     return [
         row["claim"],
@@ -326,12 +348,17 @@ def _parse_date(text: str) -> dt.date:
     return dt.date(*(parts + [1] * (3 - len(parts))))
 
 
+#: How each kind of comparison reads in a sentence.
+KIND_WORDS = {"above": "more than", "below": "fewer than", "about": "about"}
+
+
 def _kind(comparison: str) -> str:
-    """'above', 'below' or 'about', from the fact file's comparison column."""
-    text = comparison.lower().replace("_", " ")
-    if text.startswith((">", "more", "over", "at least", "gt", "ge", "above")):
+    """'above', 'below' or 'about', from the fact file's comparison column ('greater_than',
+    '>', 'at least', 'approx', ...); anything not a bound reads as 'about'."""
+    text = comparison.strip().lower().replace("_", " ")
+    if text in ("gt", "ge") or text.startswith((">", "greater", "more", "over", "at least")):
         return "above"
-    if text.startswith(("<", "less", "under", "at most", "lt", "le", "below")):
+    if text in ("lt", "le") or text.startswith(("<", "less", "fewer", "under", "at most")):
         return "below"
     return "about"
 
@@ -341,8 +368,8 @@ def _verdict(what: str, kind: str, claimed: str, value: float, model: np.ndarray
     does its mean differ?"""
     low, high = np.quantile(model, BAND)
     return (
-        f"The model {_support(kind, low, high, value)} the claim ({claimed}): its {what} is "
-        f"{_spread(model)}, {_factor(model.mean() / value)}."
+        f"The model {_support(kind, low, high, value)} the claim ({claimed}): it gives "
+        f"{_spread(model)} for {what}, {_factor(model.mean() / value)}."
     )
 
 
@@ -356,9 +383,9 @@ def _support(kind: str, low: float, high: float, value: float) -> str:
 
 
 def _factor(ratio: float) -> str:
-    if ratio >= 1:
-        return f"{ratio:.2f} times the claimed figure"
-    return f"{1 / ratio:.2f} times smaller than the claimed figure"
+    """'14 % below the claim (a factor of 1.16)'."""
+    side = "above" if ratio >= 1 else "below"
+    return f"{abs(ratio - 1):.0%} {side} the claim (a factor of {max(ratio, 1 / ratio):.2f})"
 
 
 # --- 6. inputs ------------------------------------------------------------------------------
@@ -493,34 +520,39 @@ def _plot_band(ax, dates: list[dt.date], values: np.ndarray, label: str, color: 
         ax.legend(fontsize=8, loc="best")
 
 
-def _finish_axis(ax, marks: list[tuple[dt.date, str]], ylabel: str) -> None:
+def _finish_axis(ax, ylabel: str) -> None:
     ax.set_ylabel(ylabel)
-    ax.set_ylim(bottom=0)  # counts: a zero baseline keeps small changes in proportion
+    top = ax.dataLim.y1  # counts: a zero baseline keeps small changes in proportion, and
+    ax.set_ylim(0, top * 1.08 if top > 0 else 1.0)  # headroom keeps a flat line off the frame
     ax.grid(alpha=0.3)
     ax.yaxis.set_major_formatter(StrMethodFormatter("{x:,.0f}"))
-    _mark_events(ax, marks)
 
 
-def _mark_events(ax, marks: list[tuple[dt.date, str]]) -> None:
-    """Dotted vertical lines at the scenario's events, labelled along the time axis; events
-    on the same day share one line."""
+def _mark_events(axes, marks: list[tuple[dt.date, str]]) -> None:
+    """Dotted vertical lines at the scenario's events on every panel, labelled once, on the
+    panel above the time axis. Events of one day share a line and a label."""
     by_day: dict[dt.date, list[str]] = {}
     for day, label in marks:
         by_day.setdefault(day, []).append(label)
     for day, labels in by_day.items():
-        ax.axvline(day, color="grey", linestyle=":", linewidth=1)
-        text = _short_text("; ".join(labels), LABEL_CHARS)
-        ax.text(
-            day,
-            0.02,
-            text,
-            transform=ax.get_xaxis_transform(),
-            rotation=90,
-            fontsize=6.5,
-            va="bottom",
-            ha="right",
-            color="dimgrey",
-        )
+        for ax in axes:
+            ax.axvline(day, color="grey", linestyle=":", linewidth=1)
+        where = axes[-1].get_xaxis_transform()  # x in dates, y in axis fractions
+        axes[-1].text(day, 0.97, _event_label(labels), transform=where, **EVENT_TEXT)
+
+
+def _event_label(labels: list[str]) -> str:
+    """The day's most telling event (a split or new group, then a leader removed, then a tie
+    change), with '(+n)' for the others."""
+    first = min(labels, key=_event_rank)
+    more = f" (+{len(labels) - 1})" if len(labels) > 1 else ""
+    return _short_text(first, LABEL_CHARS) + more
+
+
+def _event_rank(label: str) -> int:
+    if label.startswith(("alliance:", "rivalry:", "truce:")):
+        return 2
+    return 1 if label.endswith("leader removed") else 0
 
 
 def _png(fig) -> str:
@@ -549,8 +581,17 @@ def _table(headers: list[str], rows: list[list[str]], flagged: list[bool] | None
 def _cell(text: str) -> str:
     if text == "assumption":
         return "<td class='flag'>assumption</td>"
-    numeric = text.replace(",", "").replace(".", "").replace("%", "").lstrip("+-").isdigit()
-    return f"<td class='num'>{_esc(text)}</td>" if numeric else f"<td>{_esc(text)}</td>"
+    kind = " class='num'" if _is_number(text) else ""
+    return f"<td{kind}>{_esc(text)}</td>"
+
+
+def _is_number(text: str) -> bool:
+    """Numbers are right-aligned: '1,234', '-9.0%', '2.5e-08'."""
+    try:
+        float(text.replace(",", "").removesuffix("%"))
+    except ValueError:
+        return False
+    return True
 
 
 def _band_note(runs: int) -> str:

@@ -83,7 +83,9 @@ class Results:
                 pd.DataFrame(
                     {
                         "run": np.tile(np.arange(runs), weeks),
-                        "date": np.repeat(dates[1:] if name == "members_total" else dates[:-1], runs),
+                        "date": np.repeat(
+                            dates[1:] if name == "members_total" else dates[:-1], runs
+                        ),
                         "group": "all",
                         "variable": name,
                         "value": values.reshape(-1),
@@ -153,7 +155,9 @@ class Results:
             )
         out.mkdir(parents=True, exist_ok=True)
         table = pa.Table.from_pandas(self.to_pandas(), preserve_index=False)
-        meta = {k.encode(): json.dumps(v).encode() for k, v in provenance(self.plan, self.seed).items()}
+        meta = {
+            k.encode(): json.dumps(v).encode() for k, v in provenance(self.plan, self.seed).items()
+        }
         table = table.replace_schema_metadata({**(table.schema.metadata or {}), **meta})
         _atomic(paths["results"], lambda tmp: pq.write_table(table, tmp))
         text = json.dumps(self.summary(), indent=2)
