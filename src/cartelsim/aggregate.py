@@ -78,8 +78,14 @@ def simulate(
         block_start = np.ascontiguousarray(initial[:, lo:hi], dtype=float)
         if stochastic:
             _stochastic(
-                block_start, plan.zipf_initial, seeds[lo:hi], block_params, *_common(plan),
-                *network, members[:, :, lo:hi], flows[:, :, lo:hi],
+                block_start,
+                plan.zipf_initial,
+                seeds[lo:hi],
+                block_params,
+                *_common(plan),
+                *network,
+                members[:, :, lo:hi],
+                flows[:, :, lo:hi],
             )
         else:
             m, f = members[:, :, lo:hi], flows[:, :, lo:hi]
@@ -126,46 +132,48 @@ def _network_arrays(plan: Plan) -> tuple:
     )
 
 
-@numba.njit(cache=True)
-def _rates(X, eff, fixed_count, forces, g, inv_a, boost, indptr, indices, data, comp, N, Y, EY):
-    """Expected flows this week for state X (groups, runs), written to comp (5, groups, runs).
+@numba.njit(cache=True, error_model="numpy", boundscheck=False)
+def _rates(x, eff, fixed_count, forces, g, inv_a, boost, indptr, indices, data, comp):
+    """Expected flows this week for ONE run in state x (groups,), written to comp (groups, 5).
 
-    eff: (P, runs) parameters in force this week. comp order is FLOWS.
+    eff: (P,) parameters in force this week; comp columns follow FLOWS. The stochastic mode
+    draws around these; the deterministic kernel computes the same terms in its own loops.
     """
-    n, runs = X.shape
-    N[:] = 0.0
-    Y[:] = 0.0
+    n = x.shape[0]
+    N = 0.0
+    Y = 0.0
     for i in range(n):
-        for r in range(runs):
-            N[r] += X[i, r]
-            Y[r] += boost[i] * X[i, r]
+        N += x[i]
+        Y += boost[i] * x[i]
     for i in range(n):
-        EY[:] = 0.0
+        EY = 0.0
         for k in range(indptr[i], indptr[i + 1]):
             j = indices[k]
-            w = data[k] * boost[j]
-            for r in range(runs):
-                EY[r] += w * X[j, r]
+            EY += data[k] * boost[j] * x[j]
         lethality = inv_a[i] * boost[i]
-        for r in range(runs):
-            x = X[i, r]
-            if fixed_count:
-                incap = eff[1, r] * x / N[r] if N[r] > 0.0 else 0.0
-            else:
-                incap = eff[1, r] * x
-            comp[0, i, r] = eff[0, r] * g[i] * x
-            comp[1, i, r] = incap + eff[4, r] * forces * x
-            comp[2, i, r] = eff[5, r] * forces * x
-            comp[3, i, r] = eff[2, r] * lethality * x * (EY[r] + Y[r] - boost[i] * x)
-            comp[4, i, r] = eff[3, r] * x * x
+        xi = x[i]
+        if fixed_count:
+            incap = eff[1] * xi / N if N > 0.0 else 0.0
+        else:
+            incap = eff[1] * xi
+        comp[i, 0] = eff[0] * g[i] * xi
+        comp[i, 1] = incap + eff[4] * forces * xi
+        comp[i, 2] = eff[5] * forces * xi
+        comp[i, 3] = eff[2] * lethality * xi * max(EY + Y - boost[i] * xi, 0.0)
+        comp[i, 4] = eff[3] * xi * xi
 
 
 @numba.njit(cache=True)
 def _transfers(X, week, transfers, stochastic):
-    """Member moves (splits, mergers) and new groups scheduled at the start of `week`."""
+    """Member moves (splits, mergers) and new groups scheduled at the start of `week`.
+
+    Returns whether any was applied.
+    """
+    applied = False
     for k in range(transfers.shape[0]):
         if int(transfers[k, 0]) != week:
             continue
+        applied = True
         src, dst, amount = int(transfers[k, 2]), int(transfers[k, 3]), transfers[k, 4]
         for r in range(X.shape[1]):
             if int(transfers[k, 1]) == MOVE:
@@ -176,78 +184,183 @@ def _transfers(X, week, transfers, stochastic):
                 X[dst, r] += moved
             elif int(transfers[k, 1]) == ADD:
                 X[dst, r] += np.round(amount) if stochastic else amount
+    return applied
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy", boundscheck=False)
 def _deterministic(
     X0, rk4, params, fixed_count, mult, forces, g, transfers,
     epoch_of_week, inv_a, boost, indptr, indices, data, members, flows,
 ):  # fmt: skip
+    """Integrate a block of runs with a fixed weekly step (RK4 or Euler); fill members, flows.
+
+    How the work is arranged (results equal the plain formulas up to rounding):
+    - every flow is a per-member rate times x = C_i, so the derivative is x * (rate) and the
+      national flows come from per-run sums (N, sum g x, sum x^2, sum x K x) instead of a
+      (5, groups, runs) array;
+    - the state at the start of week t lives in members[t]: the last stage writes the new
+      state straight there, so the stock is never copied;
+    - stage inputs are double-buffered (a, b) because the conflict term of a later group
+      still reads the current input of an earlier one;
+    - inner loops run over the runs of one group, through 1-D row views, and each touches
+      few arrays: LLVM vectorizes a loop only if it can check cheaply that its arrays do
+      not overlap.
+    """
     n, runs = X0.shape
-    X = X0.copy()
-    stage, acc = np.empty_like(X), np.empty_like(X)
-    comp = np.empty((5, n, runs))
+    members[0] = X0
+    a, b, acc = np.empty((n, runs)), np.empty((n, runs)), np.empty((n, runs))
     eff = np.empty_like(params)
-    N, Y, EY = np.empty(runs), np.empty(runs), np.empty(runs)
+    N, Y, G, Q = np.empty(runs), np.empty(runs), np.empty(runs), np.empty(runs)
+    loss, conflict, T = np.empty(runs), np.empty(runs), np.empty(runs)
     weights = np.array([1.0, 2.0, 2.0, 1.0]) / 6.0 if rk4 else np.array([1.0])
     steps = np.array([0.5, 0.5, 1.0])
+    stages = weights.shape[0]
     for week in range(mult.shape[0]):
+        X = members[week]
         _transfers(X, week, transfers, False)
-        members[week] = X
         e = epoch_of_week[week]
+        force = forces[week]
         for p in range(params.shape[0]):
-            eff[p] = params[p] * mult[week, p]
-        ptr = indptr[e]
+            for r in range(runs):
+                eff[p, r] = params[p, r] * mult[week, p]
+        rec, incap_rate, lethal, sat = eff[0], eff[1], eff[2], eff[3]
+        arrest, kill = eff[4], eff[5]
         flows[week] = 0.0
-        acc[:] = 0.0
-        stage[:] = X
-        for s in range(weights.shape[0]):
-            _rates(stage, eff, fixed_count, forces[week], g, inv_a[e], boost[e], ptr,
-                   indices, data, comp, N, Y, EY)  # fmt: skip
+        src = X
+        for s in range(stages):
+            w = weights[s]
+            last = s == stages - 1
+            h = 0.0 if last else steps[s]
+            dst = members[week + 1] if last else (a if s % 2 == 0 else b)
+            _sums(src, boost[e], g, N, Y, G, Q)
+            # Exits per member that are the same for every group: incapacitation and state.
+            for r in range(runs):
+                if fixed_count:
+                    incap = incap_rate[r] / N[r] if N[r] > 0.0 else 0.0
+                else:
+                    incap = incap_rate[r]
+                loss[r] = incap + (arrest[r] + kill[r]) * force
+                conflict[r] = 0.0
             for i in range(n):
-                for r in range(runs):
-                    d = comp[0, i, r] - comp[1, i, r] - comp[2, i, r] - comp[3, i, r]
-                    d -= comp[4, i, r]
-                    acc[i, r] += weights[s] * d
-                    if s < weights.shape[0] - 1:
-                        stage[i, r] = X[i, r] + steps[s] * d
-            for c in range(5):
-                for i in range(n):
+                bi, gi = boost[e, i], g[i]
+                lethality = inv_a[e, i] * bi
+                xs, xX, xacc, xdst = src[i], X[i], acc[i], dst[i]
+                # T = sum_j W_ij boost_j x_j; sum_j K_ij x_j = lethality (T + Y - boost_i x_i)
+                # max(., 0): under a truce the sum cancels to +-1e-16, never a negative flow.
+                T[:] = 0.0
+                for k in range(indptr[e, i], indptr[e, i + 1]):
+                    wj, xj = data[k] * boost[e, indices[k]], src[indices[k]]
                     for r in range(runs):
-                        flows[week, c, r] += weights[s] * comp[c, i, r]
-        X += acc
-    members[mult.shape[0]] = X
+                        T[r] += wj * xj[r]
+                # The derivative d and the RK bookkeeping (acc = sum of w_s d_s; the last
+                # stage writes X + acc to the next week), one loop per case so that each is
+                # branch-free and vectorizes.
+                if s == 0 and not last:
+                    for r in range(runs):
+                        x = xs[r]
+                        c = lethality * max(T[r] + Y[r] - bi * x, 0.0)
+                        conflict[r] += x * c
+                        d = x * (rec[r] * gi - loss[r] - sat[r] * x - lethal[r] * c)
+                        xacc[r] = w * d
+                        xdst[r] = xX[r] + h * d
+                elif not last:
+                    for r in range(runs):
+                        x = xs[r]
+                        c = lethality * max(T[r] + Y[r] - bi * x, 0.0)
+                        conflict[r] += x * c
+                        d = x * (rec[r] * gi - loss[r] - sat[r] * x - lethal[r] * c)
+                        xacc[r] += w * d
+                        xdst[r] = xX[r] + h * d
+                elif s == 0:
+                    for r in range(runs):
+                        x = xs[r]
+                        c = lethality * max(T[r] + Y[r] - bi * x, 0.0)
+                        conflict[r] += x * c
+                        d = x * (rec[r] * gi - loss[r] - sat[r] * x - lethal[r] * c)
+                        xdst[r] = xX[r] + w * d
+                else:
+                    for r in range(runs):
+                        x = xs[r]
+                        c = lethality * max(T[r] + Y[r] - bi * x, 0.0)
+                        conflict[r] += x * c
+                        d = x * (rec[r] * gi - loss[r] - sat[r] * x - lethal[r] * c)
+                        xdst[r] = xX[r] + (xacc[r] + w * d)
+            for r in range(runs):
+                if fixed_count:
+                    incap = incap_rate[r] if N[r] > 0.0 else 0.0
+                else:
+                    incap = incap_rate[r] * N[r]
+                flows[week, 0, r] += w * rec[r] * G[r]
+                flows[week, 1, r] += w * (incap + arrest[r] * force * N[r])
+                flows[week, 2, r] += w * kill[r] * force * N[r]
+                flows[week, 3, r] += w * lethal[r] * conflict[r]
+                flows[week, 4, r] += w * sat[r] * Q[r]
+            src = dst
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy", boundscheck=False)
+def _sums(X, boost, g, N, Y, G, Q):
+    """Per-run sums over groups: N = sum X, Y = sum boost X, G = sum g X, Q = sum X^2.
+
+    Four groups per pass: each per-run sum is then loaded and stored once per four groups
+    instead of once per group, which halves the time of this loop.
+    """
+    n, runs = X.shape
+    N[:] = 0.0
+    Y[:] = 0.0
+    G[:] = 0.0
+    Q[:] = 0.0
+    for i in range(0, n - n % 4, 4):
+        x0, x1, x2, x3 = X[i], X[i + 1], X[i + 2], X[i + 3]
+        b0, b1, b2, b3 = boost[i], boost[i + 1], boost[i + 2], boost[i + 3]
+        g0, g1, g2, g3 = g[i], g[i + 1], g[i + 2], g[i + 3]
+        for r in range(runs):
+            u0, u1, u2, u3 = x0[r], x1[r], x2[r], x3[r]
+            N[r] += (u0 + u1) + (u2 + u3)
+            Y[r] += (b0 * u0 + b1 * u1) + (b2 * u2 + b3 * u3)
+            G[r] += (g0 * u0 + g1 * u1) + (g2 * u2 + g3 * u3)
+            Q[r] += (u0 * u0 + u1 * u1) + (u2 * u2 + u3 * u3)
+    for i in range(n - n % 4, n):
+        bi, gi, xi = boost[i], g[i], X[i]
+        for r in range(runs):
+            u = xi[r]
+            N[r] += u
+            Y[r] += bi * u
+            G[r] += gi * u
+            Q[r] += u * u
+
+
+@numba.njit(cache=True, error_model="numpy", boundscheck=False)
 def _stochastic(
     X0, zipf_initial, seeds, params, fixed_count, mult, forces, g, transfers,
     epoch_of_week, inv_a, boost, indptr, indices, data, members, flows,
 ):  # fmt: skip
+    """Simulate a block of runs one after another, each from its own random stream."""
     n, runs = X0.shape
-    comp = np.empty((5, n, 1))
-    eff = np.empty((params.shape[0], 1))
-    N, Y, EY = np.empty(1), np.empty(1), np.empty(1)
+    comp = np.empty((n, 5))
+    eff = np.empty(params.shape[0])
+    X = np.empty((n, 1))  # _transfers works on (groups, runs) arrays
+    x = X[:, 0]
     for r in range(runs):
         np.random.seed(seeds[r])
-        X = np.empty((n, 1))
         for i in range(n):
-            X[i, 0] = float(np.random.poisson(X0[i, r])) if zipf_initial else np.round(X0[i, r])
+            x[i] = float(np.random.poisson(X0[i, r])) if zipf_initial else np.round(X0[i, r])
         for week in range(mult.shape[0]):
             _transfers(X, week, transfers, True)
-            members[week, :, r] = X[:, 0]
+            members[week, :, r] = x
             e = epoch_of_week[week]
             for p in range(params.shape[0]):
-                eff[p, 0] = params[p, r] * mult[week, p]
-            _rates(X, eff, fixed_count, forces[week], g, inv_a[e], boost[e], indptr[e],
-                   indices, data, comp, N, Y, EY)  # fmt: skip
-            flows[week, :, r] = 0.0
+                eff[p] = params[p, r] * mult[week, p]
+            _rates(x, eff, fixed_count, forces[week], g, inv_a[e], boost[e], indptr[e],
+                   indices, data, comp)  # fmt: skip
+            out = flows[week, :, r]
+            out[:] = 0.0
             for i in range(n):
-                X[i, 0] += _draw_group_week(X[i, 0], comp[:, i, 0], flows[week, :, r])
-        members[mult.shape[0], :, r] = X[:, 0]
+                x[i] += _draw_group_week(x[i], comp[i], out)
+        members[mult.shape[0], :, r] = x
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy", boundscheck=False)
 def _draw_group_week(x, expected, flows):
     """One group's week in stochastic mode; adds to `flows`, returns the change in members.
 
