@@ -246,7 +246,6 @@ def _deterministic(
                 lethality = inv_a[e, i] * bi
                 xs, xX, xacc, xdst = src[i], X[i], acc[i], dst[i]
                 # T = sum_j W_ij boost_j x_j; sum_j K_ij x_j = lethality (T + Y - boost_i x_i)
-                # max(., 0): under a truce the sum cancels to +-1e-16, never a negative flow.
                 T[:] = 0.0
                 for k in range(indptr[e, i], indptr[e, i + 1]):
                     wj, xj = data[k] * boost[e, indices[k]], src[indices[k]]
@@ -258,32 +257,36 @@ def _deterministic(
                 if s == 0 and not last:
                     for r in range(runs):
                         x = xs[r]
-                        c = lethality * max(T[r] + Y[r] - bi * x, 0.0)
+                        c, d = _rate(
+                            x, T[r] + Y[r], bi, gi, lethality, rec[r], loss[r], sat[r], lethal[r]
+                        )
                         conflict[r] += x * c
-                        d = x * (rec[r] * gi - loss[r] - sat[r] * x - lethal[r] * c)
                         xacc[r] = w * d
                         xdst[r] = xX[r] + h * d
                 elif not last:
                     for r in range(runs):
                         x = xs[r]
-                        c = lethality * max(T[r] + Y[r] - bi * x, 0.0)
+                        c, d = _rate(
+                            x, T[r] + Y[r], bi, gi, lethality, rec[r], loss[r], sat[r], lethal[r]
+                        )
                         conflict[r] += x * c
-                        d = x * (rec[r] * gi - loss[r] - sat[r] * x - lethal[r] * c)
                         xacc[r] += w * d
                         xdst[r] = xX[r] + h * d
                 elif s == 0:
                     for r in range(runs):
                         x = xs[r]
-                        c = lethality * max(T[r] + Y[r] - bi * x, 0.0)
+                        c, d = _rate(
+                            x, T[r] + Y[r], bi, gi, lethality, rec[r], loss[r], sat[r], lethal[r]
+                        )
                         conflict[r] += x * c
-                        d = x * (rec[r] * gi - loss[r] - sat[r] * x - lethal[r] * c)
                         xdst[r] = xX[r] + w * d
                 else:
                     for r in range(runs):
                         x = xs[r]
-                        c = lethality * max(T[r] + Y[r] - bi * x, 0.0)
+                        c, d = _rate(
+                            x, T[r] + Y[r], bi, gi, lethality, rec[r], loss[r], sat[r], lethal[r]
+                        )
                         conflict[r] += x * c
-                        d = x * (rec[r] * gi - loss[r] - sat[r] * x - lethal[r] * c)
                         xdst[r] = xX[r] + (xacc[r] + w * d)
             for r in range(runs):
                 if fixed_count:
@@ -328,6 +331,17 @@ def _sums(X, boost, g, N, Y, G, Q):
             Y[r] += bi * u
             G[r] += gi * u
             Q[r] += u * u
+
+
+@numba.njit(inline="always")
+def _rate(x, total, bi, gi, lethality, rec, loss, sat, lethal):
+    """One group of one run: (c, d) with c = sum_j K_ij x_j and d = dx/dt.
+
+    total = T + Y (see _deterministic); loss = exits per member that do not depend on the group.
+    max(., 0): under a truce the sum cancels to +-1e-16, never a negative flow.
+    """
+    c = lethality * max(total - bi * x, 0.0)
+    return c, x * (rec * gi - loss - sat * x - lethal * c)
 
 
 @numba.njit(cache=True, error_model="numpy", boundscheck=False)
