@@ -1,6 +1,7 @@
 """Aggregate-engine benchmark: PC2023 ensemble throughput on one core vs a solve_ivp loop.
 
-    python benchmarks/aggregate.py [--runs N] [--seconds S] [--repeat R] [--json]
+    python benchmarks/aggregate.py [--runs N] [--stochastic-runs M] [--seconds S] [--repeat R]
+                                   [--data-dir DIR] [--json]
 
 Measures, in one process and on one core (DESIGN.md section 7):
 
@@ -12,13 +13,14 @@ Measures, in one process and on one core (DESIGN.md section 7):
 Every method integrates the same calibration-style ensemble: each run's rho, eta, theta and
 omega are the published values times a lognormal factor (sigma 0.1, fixed seed). The JIT is
 warmed up first, so compile time is excluded; each timing is the best of --repeat passes. The
-baseline is slow, so it runs only as many of the draws as fit in --seconds (at least 3), and
-ratios compare runs per second. The check column compares the first run's final total members
-with the baseline's (tolerance 0.5 %). A stochastic run is one random realization, which
-may differ from the ODE by more than that, so for the stochastic mode the check compares the
-ensemble mean of the final totals with the RK4 ensemble's mean over the same draws instead
-(the first run's difference is shown too). Targets (DESIGN.md 7): >= 10,000 runs/s per core and
->= 100x the solve_ivp loop; the verdicts printed are the measured ones.
+stochastic mode runs only the first --stochastic-runs draws, the baseline only as many as fit
+in --seconds (at least 3); ratios compare runs per second. The check column compares the
+first run's final total members with the baseline's (tolerance 0.5 %). A stochastic run is one
+random realization, which may differ from the ODE by more than that, so for the stochastic
+mode the check compares the ensemble mean of the final totals with the RK4 ensemble's mean
+over the same draws instead (the first run's difference is shown too). Targets (DESIGN.md 7):
+>= 10,000 runs/s per core and >= 100x the solve_ivp loop; the verdicts printed are the
+measured ones.
 
 The PC2023 files are read from --data-dir, else CARTELSIM_DATA_DIR, else downloaded.
 """

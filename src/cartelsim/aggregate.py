@@ -165,15 +165,10 @@ def _rates(x, eff, fixed_count, forces, g, inv_a, boost, indptr, indices, data, 
 
 @numba.njit(cache=True)
 def _transfers(X, week, transfers, stochastic):
-    """Member moves (splits, mergers) and new groups scheduled at the start of `week`.
-
-    Returns whether any was applied.
-    """
-    applied = False
+    """Member moves (splits, mergers) and new groups scheduled at the start of `week`."""
     for k in range(transfers.shape[0]):
         if int(transfers[k, 0]) != week:
             continue
-        applied = True
         src, dst, amount = int(transfers[k, 2]), int(transfers[k, 3]), transfers[k, 4]
         for r in range(X.shape[1]):
             if int(transfers[k, 1]) == MOVE:
@@ -184,7 +179,6 @@ def _transfers(X, week, transfers, stochastic):
                 X[dst, r] += moved
             elif int(transfers[k, 1]) == ADD:
                 X[dst, r] += np.round(amount) if stochastic else amount
-    return applied
 
 
 @numba.njit(cache=True, error_model="numpy", boundscheck=False)
@@ -194,17 +188,20 @@ def _deterministic(
 ):  # fmt: skip
     """Integrate a block of runs with a fixed weekly step (RK4 or Euler); fill members, flows.
 
-    How the work is arranged (results equal the plain formulas up to rounding):
+    How the work is arranged for speed (results equal the plain formulas, as in _rates, up to
+    rounding: 4e-15 relative at most on the built-in scenarios):
     - every flow is a per-member rate times x = C_i, so the derivative is x * (rate) and the
       national flows come from per-run sums (N, sum g x, sum x^2, sum x K x) instead of a
-      (5, groups, runs) array;
+      (5, groups, runs) array; no division per element (incapacitation uses eta / N per run);
     - the state at the start of week t lives in members[t]: the last stage writes the new
       state straight there, so the stock is never copied;
     - stage inputs are double-buffered (a, b) because the conflict term of a later group
       still reads the current input of an earlier one;
     - inner loops run over the runs of one group, through 1-D row views, and each touches
       few arrays: LLVM vectorizes a loop only if it can check cheaply that its arrays do
-      not overlap.
+      not overlap. That is also why the derivative loop is written out once per kind of
+      stage (first, middle, last, or Euler's only one) rather than testing s inside it:
+      with the tests inside, it does not vectorize and the kernel is 1.5x slower.
     """
     n, runs = X0.shape
     members[0] = X0
