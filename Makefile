@@ -23,8 +23,14 @@ test: $(BIN)/cartelsim
 	$(BIN)/ruff format --check src tests benchmarks
 	CARTELSIM_DATA_DIR=$(DATA_DIR) $(BIN)/pytest
 
+# The benchmarks of DESIGN.md section 7 (Mesa, for the agent comparison, is a bench-only extra).
+# benchmarks/dashboard_load.py (20 browser sessions) is heavier and is run by hand.
 bench: $(BIN)/cartelsim
+	$(BIN)/pip install --quiet -e ".[dev,bench]"
 	CARTELSIM_DATA_DIR=$(DATA_DIR) $(BIN)/python benchmarks/aggregate.py
+	CARTELSIM_DATA_DIR=$(DATA_DIR) $(BIN)/python benchmarks/agents.py
+	CARTELSIM_DATA_DIR=$(DATA_DIR) $(BIN)/python benchmarks/calibration.py
+	CARTELSIM_DATA_DIR=$(DATA_DIR) $(BIN)/python benchmarks/invariants.py
 
 clean:
 	rm -rf $(VENV) results .pytest_cache .ruff_cache

@@ -5,10 +5,19 @@
 
 Measures, in one process and on one core (DESIGN.md section 7):
 
-- cartelsim's PC2023 ensemble (150 groups, 520 weeks) in deterministic mode with the RK4 and
-  Euler integrators, and in stochastic mode, through the public `simulate`;
+- cartelsim's PC2023 ensemble (150 groups, 520 weeks) in deterministic mode with the
+  Dormand-Prince 5(4) integrator with dense output ("dopri5", the default), the weekly RK4
+  and the weekly Euler step, and in stochastic mode, all through the public `simulate`, which
+  returns every group's members at every week and the national weekly flows;
+- the same dopri5 ensemble with `simulate(..., record="national")`, which returns only the
+  total members over the groups at every week (and the same flows): what sensitivity
+  analysis, policy comparison and large uncertainty ensembles need;
 - the baseline: a plain per-run loop over `scipy.integrate.solve_ivp` (default RK45,
-  t_eval = every week) on the same model written straightforwardly with numpy and a dense K.
+  t_eval = every week) on the same model written straightforwardly with numpy and a dense K,
+  with its mean number of right-hand-side evaluations per run; it computes every group's
+  members every week whatever is kept of them, so its cost is the same for both records;
+- the output floor: allocating and filling (np.full) arrays of the shapes `simulate` returns,
+  with nothing computed: no method that returns them can be faster on this machine.
 
 Every method integrates the same calibration-style ensemble: each run's rho, eta, theta and
 omega are the published values times a lognormal factor (sigma 0.1, fixed seed). The JIT is
@@ -51,7 +60,7 @@ import scipy  # noqa: E402
 from scipy.integrate import solve_ivp  # noqa: E402
 
 from cartelsim import datasets  # noqa: E402
-from cartelsim.aggregate import simulate  # noqa: E402
+from cartelsim.aggregate import FLOWS, STEP_WEEKS, simulate  # noqa: E402
 from cartelsim.plan import Plan, make_plan  # noqa: E402
 from cartelsim.scenario import PARAMETER_NAMES, Scenario, load_scenario  # noqa: E402
 
@@ -89,44 +98,66 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--runs, --stochastic-runs and --repeat must be >= 1, --seconds > 0")
 
     scenario = load_scenario("pc2023")
-    plans = {
-        "cartelsim rk4": make_plan(_with(scenario, integrator="rk4"), data_dir=args.data_dir),
-        "cartelsim euler": make_plan(_with(scenario, integrator="euler"), data_dir=args.data_dir),
-        "cartelsim stochastic": make_plan(
-            _with(scenario, mode="stochastic"), data_dir=args.data_dir
+    dopri5 = make_plan(_with(scenario, integrator="dopri5"), data_dir=args.data_dir)
+    methods = {  # label: (plan, what simulate records)
+        "cartelsim dopri5": (dopri5, "groups"),
+        "dopri5, national record": (dopri5, "national"),
+        "cartelsim rk4": (
+            make_plan(_with(scenario, integrator="rk4"), data_dir=args.data_dir),
+            "groups",
+        ),
+        "cartelsim euler": (
+            make_plan(_with(scenario, integrator="euler"), data_dir=args.data_dir),
+            "groups",
+        ),
+        "cartelsim stochastic": (
+            make_plan(_with(scenario, mode="stochastic"), data_dir=args.data_dir),
+            "groups",
         ),
     }
-    base_plan = plans["cartelsim rk4"]
+    base_plan = methods["cartelsim rk4"][0]
     params = draw_params(base_plan, args.runs)
 
     rows, finals = [], {}
-    for label, plan in plans.items():
+    for label, (plan, record) in methods.items():
         runs = args.stochastic_runs if "stochastic" in label else args.runs
         some = params[:, :runs]
-        simulate(plan, runs=2, seed=0, params=some[:, :2])  # JIT warm-up, not timed
-        seconds, traj = best_of(
-            args.repeat, lambda plan=plan, runs=runs, some=some: simulate(plan, runs, 0, some)
-        )
+
+        def job(plan=plan, runs=runs, some=some, record=record):
+            return simulate(plan, runs, 0, some, record=record)
+
+        simulate(plan, runs=2, seed=0, params=some[:, :2], record=record)  # JIT warm-up
+        seconds, traj = best_of(args.repeat, job)
         finals[label] = traj.members[-1].sum(axis=0)  # final total members of every run
         del traj  # the ensemble output is large; free it before the next method
-        row = {"method": label, "runs": runs, "seconds": seconds, "final": float(finals[label][0])}
+        row = {"method": label, "record": record, "runs": runs, "seconds": seconds}
+        row["final"] = float(finals[label][0])
         if "stochastic" in label:
             rk4_mean = finals["cartelsim rk4"][:runs].mean()
             row["mean_rel_diff_vs_rk4"] = float(abs(finals[label].mean() - rk4_mean) / rk4_mean)
         rows.append(row)
 
-    baseline_runs, seconds, finals = baseline(
+    baseline_runs, seconds, finals, evaluations = baseline(
         base_plan, params, args.seconds, args.repeat, args.data_dir
     )
     rows.append(
         {
             "method": "solve_ivp loop (RK45)",
+            "record": "groups",
             "runs": baseline_runs,
             "seconds": seconds,
             "final": finals[0],
+            "rhs_evaluations_per_run": evaluations,
         }
     )
     report = summarize(rows, args)
+    floor = output_floor(base_plan, args.runs, args.repeat)
+    report["output_floor"] = {
+        "runs": args.runs,
+        "seconds": floor,
+        "runs_per_second": args.runs / floor,
+        "ratio_vs_solve_ivp": args.runs / floor / (baseline_runs / seconds),
+    }
     if args.json:
         print(json.dumps(report, indent=2))
     else:
@@ -160,11 +191,24 @@ def best_of(repeat: int, job):
     return best, result
 
 
+def output_floor(plan: Plan, runs: int, repeat: int) -> float:
+    """Best seconds to allocate and fill arrays of the shapes `simulate` returns for `runs`
+    runs, with np.full (a memset): no method that returns them can be faster here."""
+
+    def fill():
+        members = np.full((plan.weeks + 1, plan.n_groups, runs), 1.0)
+        flows = np.full((plan.weeks, len(FLOWS), runs), 1.0)
+        return members, flows
+
+    return best_of(repeat, fill)[0]
+
+
 def baseline(plan: Plan, params: np.ndarray, budget: float, repeat: int, data_dir=None):
     """The straightforward per-run solve_ivp loop (DESIGN.md 3.1 written with numpy).
 
     The first pass runs draws until `budget` seconds have passed (at least 3 runs); the other
-    passes rerun the same draws. Returns (runs, best seconds, final total members per run).
+    passes rerun the same draws. Returns (runs, best seconds, final total members per run,
+    mean right-hand-side evaluations per run).
     """
     net = datasets.load_pc2023_network(datasets.fetch_pc2023(data_dir))
     total = plan.scenario.parameters.initial_members_total.value
@@ -182,11 +226,14 @@ def baseline(plan: Plan, params: np.ndarray, budget: float, repeat: int, data_di
         N = C.sum()
         return rho * C - eta * C / N - theta * C * (K @ C) - omega * C * C
 
+    evaluations = []
+
     def one(r: int) -> float:
         rho, eta, theta, omega = params[idx, r]
         sol = solve_ivp(rhs, (0.0, weeks[-1]), start, t_eval=weeks, args=(rho, eta, theta, omega))
         if not sol.success:
             raise RuntimeError(f"solve_ivp failed on run {r}: {sol.message}")
+        evaluations.append(sol.nfev)
         return float(sol.y[:, -1].sum())
 
     finals = []
@@ -200,7 +247,7 @@ def baseline(plan: Plan, params: np.ndarray, budget: float, repeat: int, data_di
         for r in range(runs):
             one(r)
         best = min(best, time.perf_counter() - t0)
-    return runs, best, finals
+    return runs, best, finals, float(np.mean(evaluations))
 
 
 def summarize(rows: list[dict], args) -> dict:
@@ -277,6 +324,18 @@ def print_table(report: dict) -> None:
             f"{row['method']:24s} {row['runs']:6d} {row['seconds']:9.3f} "
             f"{row['runs_per_second']:10.1f} {row['ratio_vs_solve_ivp']:8.1f}x  {note})"
         )
+    floor = report["output_floor"]
+    print(
+        f"{'(writing the output only)':24s} {floor['runs']:6d} {floor['seconds']:9.3f} "
+        f"{floor['runs_per_second']:10.1f} {floor['ratio_vs_solve_ivp']:8.1f}x  np.full of "
+        "members (weeks + 1, groups, runs) and flows: the most any method returning them "
+        "(the groups record) can reach"
+    )
+    evaluations = report["results"][-1]["rhs_evaluations_per_run"]
+    print(
+        f"Right-hand-side evaluations per run: solve_ivp (RK45) {evaluations:.0f} on average; "
+        f"weekly RK4 2,080 and Euler 520; dopri5 7 per step of up to {STEP_WEEKS} weeks"
+    )
     print()
     targets = report["targets"]
     for row in report["results"][:-1]:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests" / "browser"))  # the dashboard tests' helpers
 
 
 @pytest.fixture(scope="session")
@@ -44,3 +46,36 @@ def small_document(**changes) -> dict:
     }
     document.update(changes)
     return document
+
+
+# --- the dashboard's browser tests (tests/browser/) -------------------------------------------
+# Their fixtures live here rather than in tests/browser/conftest.py: two conftest.py files
+# would both be imported as the module `conftest` and shadow each other.
+
+
+@pytest.fixture(scope="session")
+def dashboard(tmp_path_factory):
+    """One dashboard server for the session: (url, server process). Its posteriors: "tiny"
+    (20 draws for mexico-2006-2012) and "broken" (a damaged posterior.parquet)."""
+    from dashboard_server import running_dashboard, write_broken_posterior, write_posterior
+
+    posteriors = tmp_path_factory.mktemp("posteriors")
+    write_posterior(posteriors / "tiny", "mexico-2006-2012")
+    write_broken_posterior(posteriors / "broken", "mexico-2006-2012")
+    scenarios = tmp_path_factory.mktemp("scenarios")
+    with running_dashboard(scenarios, posteriors) as (url, server):
+        yield url, server
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """One headless Chromium (Debian's, see .ci/run) for the session."""
+    from dashboard_server import CHROMIUM, launch_chromium
+    from playwright.sync_api import sync_playwright
+
+    if not os.path.exists(CHROMIUM):
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (.ci/run does it)")
+    with sync_playwright() as playwright:
+        chromium = launch_chromium(playwright)
+        yield chromium
+        chromium.close()

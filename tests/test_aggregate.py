@@ -32,11 +32,14 @@ def _balance_gap(traj) -> float:
     return float(np.max(np.abs(start + flows["recruits"] - exits - end) / end))
 
 
-@pytest.mark.parametrize("mode", ["deterministic", "stochastic"])
-def test_flows_balance_and_stocks_stay_non_negative(mode, pc2023_dir):
+@pytest.mark.parametrize(
+    ("mode", "integrator"),
+    [("deterministic", "rk4"), ("deterministic", "dopri5"), ("stochastic", "rk4")],
+)
+def test_flows_balance_and_stocks_stay_non_negative(mode, integrator, pc2023_dir):
     """start + recruits - deaths - incapacitated - saturation = end, in both modes."""
     for name in ("pc2023", "mexico-2006-2012"):
-        scenario = _with(load_scenario(name), mode=mode)
+        scenario = _with(load_scenario(name), mode=mode, integrator=integrator)
         traj = simulate(make_plan(scenario, data_dir=pc2023_dir), runs=3, seed=5)
         assert _balance_gap(traj) < 1e-9
         assert traj.members.min() >= 0.0
@@ -142,23 +145,127 @@ def test_state_forces_arrest_and_kill_members():
     assert kills[week] == pytest.approx(2e-4 * 2.0 * members, rel=0.02)
 
 
-def test_rk4_agrees_with_lsoda_on_pc2023(pc2023_dir):
-    """The default integrator follows the ODE of DESIGN 3.1 (checked against LSODA)."""
-    plan = make_plan(load_scenario("pc2023"), data_dir=pc2023_dir)
+@pytest.fixture(scope="module")
+def pc2023_lsoda(pc2023_dir):
+    """DESIGN 3.1 written with numpy and a dense K, solved by LSODA at tight tolerances, with
+    the cumulative recruits and conflict deaths as extra equations: (members, flows) weekly,
+    shapes (groups, 521) and (2, 520)."""
     net = datasets.load_pc2023_network(datasets.fetch_pc2023(pc2023_dir))
     alliance = net.alliance.sum(axis=1)
     K = (net.rivalry + 1) / (alliance[:, None] + 1)
     np.fill_diagonal(K, 0.0)
     rho, eta, theta, omega = 2.527474e-3, 110, 1.549231e-8, 4.0e-8
 
-    def rhs(t, C):
-        return rho * C - eta * C / C.sum() - theta * C * (K @ C) - omega * C * C
+    def rhs(t, u):
+        C = u[:-2]
+        KC = K @ C
+        dC = rho * C - eta * C / C.sum() - theta * C * KC - omega * C * C
+        return np.concatenate([dC, [rho * C.sum(), theta * (C * KC).sum()]])
 
+    start = make_plan(load_scenario("pc2023"), data_dir=pc2023_dir).initial
     ref = solve_ivp(
-        rhs, (0, 520), plan.initial, method="LSODA", rtol=1e-10, atol=1e-8, t_eval=[0, 260, 520]
+        rhs,
+        (0, 520),
+        np.concatenate([start, [0.0, 0.0]]),
+        method="LSODA",
+        rtol=1e-11,
+        atol=1e-8,
+        t_eval=np.arange(521.0),
     )
-    traj = simulate(plan)
-    np.testing.assert_allclose(traj.members[[0, 260, 520], :, 0].T, ref.y, rtol=1e-6)
+    return ref.y[:-2], np.diff(ref.y[-2:], axis=1)
+
+
+@pytest.mark.parametrize(("integrator", "rtol"), [("rk4", 1e-9), ("dopri5", 1e-7)])
+def test_deterministic_integrators_agree_with_lsoda_on_pc2023(
+    integrator, rtol, pc2023_lsoda, pc2023_dir
+):
+    """Both ODE integrators follow DESIGN 3.1, members and weekly flows, every week (measured:
+    rk4 within 5e-11, dopri5 within 2e-8)."""
+    members, flows = pc2023_lsoda
+    scenario = _with(load_scenario("pc2023"), integrator=integrator)
+    traj = simulate(make_plan(scenario, data_dir=pc2023_dir))
+    np.testing.assert_allclose(traj.members[:, :, 0].T, members, rtol=rtol)
+    for k, name in enumerate(("recruits", "conflict_deaths")):
+        np.testing.assert_allclose(traj.flows[:, FLOWS.index(name), 0], flows[k], rtol=rtol)
+
+
+def test_dopri5_honours_every_dated_change_like_rk4():
+    """mexico-2006-2012 has splits, mergers, new network epochs, deployments and policies at
+    week starts; dopri5 ends a step at each, so it matches the weekly RK4 at every week."""
+    scenario = load_scenario("mexico-2006-2012")
+    rk4 = simulate(make_plan(_with(scenario, integrator="rk4")), runs=2)
+    dopri5 = simulate(make_plan(_with(scenario, integrator="dopri5")), runs=2)
+    for ours, theirs in ((dopri5.members, rk4.members), (dopri5.flows, rk4.flows)):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-7, atol=1e-7 * np.abs(theirs).max())
+
+
+def test_dopri5_run_does_not_depend_on_the_other_runs():
+    """dopri5 shares its steps within a block of runs and redoes, with shorter steps, the runs
+    whose error estimate is too large; still, run r's numbers are identical whatever runs go
+    with it. The fast runs (recruitment up to x 20) need the shorter steps: they stay within
+    1e-8 of LSODA (weekly RK4: 4e-7 on the fastest)."""
+    plan = _plan(small_document(simulation={"start": "2010-01-01", "weeks": 104}))
+    params = np.repeat(plan.params[:, None], 70, axis=1)
+    params[0] *= np.linspace(0.5, 20.0, 70)  # recruitment_rate, run by run
+    dopri5 = make_plan(_with(plan.scenario, integrator="dopri5"))
+    many = simulate(dopri5, runs=70, params=params)
+    chosen = [0, 40, 69]
+    few = simulate(dopri5, runs=3, params=params[:, chosen])
+    np.testing.assert_array_equal(few.members, many.members[:, :, chosen])
+    np.testing.assert_array_equal(few.flows, many.flows[:, :, chosen])
+    K = np.array([[0.0, 6.0, 1.0], [6.0, 0.0, 1.0], [1.0, 1.0, 0.0]])  # (W + 1) / (A + 1)
+    for r in chosen:
+        rho, mu, theta, omega = params[:4, r]
+
+        def rhs(t, C, rho=rho, mu=mu, theta=theta, omega=omega):
+            return rho * C - mu * C - theta * C * (K @ C) - omega * C * C
+
+        ref = solve_ivp(
+            rhs, (0, 104), plan.initial, "LSODA", rtol=1e-12, atol=1e-9, t_eval=np.arange(105.0)
+        )
+        np.testing.assert_allclose(many.members[:, :, r].T, ref.y, rtol=1e-8, atol=1e-8)
+
+
+@pytest.mark.parametrize(
+    ("mode", "integrator"),
+    [
+        ("deterministic", "dopri5"),
+        ("deterministic", "rk4"),
+        ("deterministic", "euler"),
+        ("stochastic", "rk4"),
+    ],
+)
+def test_national_record_is_the_total_of_the_group_record(mode, integrator):
+    """record="national" keeps, each week, the sum over the groups of what record="groups"
+    keeps, and the same flows. On mexico-2006-2012 (splits, mergers, new groups, epochs) and
+    on runs of which only some need dopri5's shorter steps. dopri5 evaluates the total's own
+    dense output (measured 2e-15 from the sum); the others add the same numbers."""
+    mexico = make_plan(_with(load_scenario("mexico-2006-2012"), mode=mode, integrator=integrator))
+    small = make_plan(_with(_plan(small_document()).scenario, mode=mode, integrator=integrator))
+    varied = np.repeat(small.params[:, None], 4, axis=1)
+    varied[0] *= [0.5, 1.0, 8.0, 20.0]  # recruitment_rate: the fast runs need shorter steps
+    for plan, params in ((mexico, None), (small, varied)):
+        groups = simulate(plan, runs=4, seed=7, params=params)
+        national = simulate(plan, runs=4, seed=7, params=params, record="national")
+        assert national.members.shape == (plan.weeks + 1, 1, 4)
+        total = groups.members.sum(axis=1, keepdims=True)
+        np.testing.assert_allclose(national.members, total, rtol=1e-12, atol=0.0)
+        np.testing.assert_array_equal(national.flows, groups.flows)
+        np.testing.assert_array_equal(national.params, groups.params)
+
+
+def test_unknown_record_is_a_clear_error():
+    plan = _plan(small_document())
+    with pytest.raises(ValueError, match="record: must be 'groups' or 'national', not 'group'"):
+        simulate(plan, record="group")
+
+
+def test_dopri5_keeps_the_pc2023_replication_figures(pc2023_dir):
+    """With dopri5, PC2023's 2022 figures stay within 1e-6 of the weekly RK4 ones."""
+    scenario = _with(load_scenario("pc2023"), integrator="dopri5")
+    final = run(scenario, data_dir=pc2023_dir).summary()["final"]
+    assert final["members_total"] == pytest.approx(173836.95, rel=1e-6)
+    assert final["deaths_per_week"] == pytest.approx(124.225, rel=1e-5)
 
 
 def test_pc2023_start_follows_the_stable_ranking(pc2023_dir):

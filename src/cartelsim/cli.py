@@ -14,10 +14,20 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+import cartelsim
 from cartelsim import datasets
+from cartelsim.invariants import InvariantError
 from cartelsim.scenario import ScenarioError, builtin_descriptions
 
-USER_ERRORS = (ScenarioError, datasets.DataError, FileExistsError, ValueError, KeyError)
+#: Errors reported as one line each (InvariantError: a model bug, explained, not a traceback).
+USER_ERRORS = (
+    ScenarioError,
+    datasets.DataError,
+    FileExistsError,
+    ValueError,
+    KeyError,
+    InvariantError,
+)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -45,13 +55,27 @@ def _parser() -> argparse.ArgumentParser:
     p.set_defaults(command=_scenarios)
 
     p = sub.add_parser("run", help="run a scenario; write results, summary and report")
-    p.add_argument("scenario", help="built-in scenario name or path to a TOML file")
-    p.add_argument("--runs", type=_positive_int, default=1)
-    p.add_argument("--seed", type=_seed, default=0)
+    p.add_argument("scenario", nargs="?", help="built-in scenario name or path to a TOML file")
+    p.add_argument("--runs", type=_positive_int, default=None, help="runs (default 1)")
+    p.add_argument("--seed", type=_seed, default=None, help="seed (default 0)")
     p.add_argument("--out", type=Path, default=None, help="folder (default results/NAME)")
     p.add_argument("--data-dir", default=None, help="local folder with downloaded datasets")
     p.add_argument("--json", action="store_true", help="print the summary JSON on stdout")
     p.add_argument("--force", action="store_true", help="replace a finished result")
+    p.add_argument("--workers", type=_positive_int, default=1, help="local processes")
+    p.add_argument("--scheduler", default=None, help="Dask scheduler, tcp://HOST:PORT")
+    p.add_argument("--resume", action="store_true", help="finish an interrupted ensemble")
+    p.add_argument("--engine", choices=["aggregate", "agents"], default="aggregate")
+    p.add_argument("--scale", type=_scale, default=None, help="agents: share of people (1)")
+    p.add_argument("--regions", default=None, help="agents: 'states' or a region CSV")
+    p.add_argument("--chunk", type=_positive_int, default=None, help="runs per saved part")
+    p.add_argument(
+        "--from",
+        dest="from_summary",
+        type=Path,
+        default=None,
+        help="rerun the scenario, runs and seed recorded in a summary.json",
+    )
     p.set_defaults(command=_run)
 
     p = sub.add_parser("fit", help="least-squares fit of parameters to a scenario's data")
@@ -60,6 +84,53 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--data-dir", default=None)
     p.add_argument("--json", action="store_true")
     p.set_defaults(command=_fit)
+
+    p = sub.add_parser("calibrate", help="ABC-SMC calibration (pyabc); resumes in --out")
+    p.add_argument("scenario", help="built-in scenario name or path to a TOML file")
+    p.add_argument("--populations", type=_positive_int, default=None, help="total wanted")
+    p.add_argument("--particles", type=_positive_int, default=None)
+    p.add_argument("--workers", type=_positive_int, default=1, help="local processes")
+    p.add_argument("--scheduler", default=None, help="Dask scheduler, tcp://HOST:PORT")
+    p.add_argument("--data-dir", default=None, help="local folder with downloaded datasets")
+    p.add_argument("--fix", action="append", default=[], help="NAME=VALUE: not free")
+    p.add_argument("--seed", type=_seed, default=0)
+    p.add_argument("--out", type=Path, required=True, help="folder for abc.db and results")
+    p.add_argument("--json", action="store_true", help="print the summary JSON on stdout")
+    p.set_defaults(command=_calibrate)
+
+    p = sub.add_parser("compare", help="policies against a base, over parameter draws")
+    p.add_argument("scenario", help="the base scenario")
+    p.add_argument("--policy", action="append", required=True, help="policy name or scenario")
+    p.add_argument("--posterior", default=None, help="a calibrate --out folder")
+    p.add_argument("--runs", type=_positive_int, default=None, help="parameter draws")
+    p.add_argument("--seed", type=_seed, default=0)
+    p.add_argument("--from", dest="start", default=None, help="policy start date YYYY-MM-DD")
+    p.add_argument("--data-dir", default=None, help="local folder with downloaded datasets")
+    p.add_argument("--out", type=Path, default=None, help="folder (default results/compare-NAME)")
+    p.add_argument("--json", action="store_true", help="print the comparison JSON on stdout")
+    p.set_defaults(command=_compare)
+
+    p = sub.add_parser("sensitivity", help="Sobol indices over the calibration priors (SALib)")
+    p.add_argument("scenario")
+    p.add_argument("--samples", type=_positive_int, default=256, help="base samples, power of 2")
+    p.add_argument("--seed", type=_seed, default=0)
+    p.add_argument("--data-dir", default=None, help="local folder with downloaded datasets")
+    p.add_argument("--out", type=Path, default=None, help="folder (default results/sobol-NAME)")
+    p.add_argument("--json", action="store_true", help="print the indices JSON on stdout")
+    p.set_defaults(command=_sensitivity)
+
+    p = sub.add_parser("serve", help="the dashboard: explore scenarios in the browser")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8765)
+    p.add_argument("--scenarios", type=Path, default=None, help="folder of scenario files")
+    p.add_argument("--data-dir", default=None, help="local folder with downloaded datasets")
+    p.add_argument(
+        "--posteriors",
+        type=Path,
+        default=None,
+        help="folder whose subfolders are `cartelsim calibrate` outputs (default: none)",
+    )
+    p.set_defaults(command=_serve)
 
     p = sub.add_parser("data", help="datasets")
     data_sub = p.add_subparsers(required=True, metavar="ACTION")
@@ -75,6 +146,32 @@ def _positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be >= 1 (got {value})")
     return value
+
+
+def _scale(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number (got {text!r})") from None
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"must be in (0, 1] (got {value})")
+    return value
+
+
+def _run_agents(args, scenario, runs: int, seed: int, out: Path) -> dict[str, Path]:
+    """The agent engine: runs one after the other in this process; writes the same files."""
+    from cartelsim.agents.sim import run_agents
+    from cartelsim.report import write_report
+
+    if (out / "summary.json").exists() and not args.force:
+        raise FileExistsError(
+            f"{out / 'summary.json'}: a finished result is already there; use --force to replace it"
+        )
+    with tqdm(total=runs, desc=scenario.name, unit="run", delay=1.0, file=sys.stderr) as bar:
+        results = run_agents(scenario, runs, seed, args.scale, args.regions, bar.update)
+    paths = results.write(out, force=True)
+    paths["report"] = write_report(results, out / "report.html")
+    return paths
 
 
 def _seed(text: str) -> int:
@@ -93,28 +190,57 @@ def _scenarios(args) -> int:
 
 
 def _run(args) -> int:
-    from cartelsim.report import write_report
-    from cartelsim.runner import run
+    from cartelsim import ensemble
     from cartelsim.scenario import load_scenario
 
-    scenario = load_scenario(args.scenario)
+    original = None
+    if args.from_summary is not None:
+        if args.scenario is not None or args.runs is not None or args.seed is not None:
+            raise ValueError("--from: takes the scenario, --runs and --seed from the summary")
+        scenario, runs, seed, original = ensemble.from_summary(args.from_summary)
+        if original["provenance"].get("cartelsim_version") != cartelsim.__version__:
+            print(
+                f"cartelsim: note: {args.from_summary} was made by cartelsim "
+                f"{original['provenance'].get('cartelsim_version')}, this is "
+                f"{cartelsim.__version__}",
+                file=sys.stderr,
+            )
+    elif args.scenario is None:
+        raise ValueError("run: give a scenario (a built-in name or a TOML file) or --from")
+    else:
+        scenario = load_scenario(args.scenario)
+        runs, seed = args.runs or 1, args.seed or 0
     out = args.out or Path("results") / scenario.name
-    if (out / "summary.json").exists() and not args.force:
-        raise FileExistsError(
-            f"{out / 'summary.json'}: a finished result is already there; use --force to replace it"
-        )
-    with tqdm(total=args.runs, desc=scenario.name, unit="run", delay=1.0, file=sys.stderr) as bar:
-        results = run(
-            scenario, runs=args.runs, seed=args.seed, data_dir=args.data_dir, progress=bar.update
-        )
-    paths = results.write(out, force=args.force)
-    report = write_report(results, out / "report.html")
+    if args.engine == "agents":
+        paths = _run_agents(args, scenario, runs, seed, out)
+    elif args.scale is not None or args.regions is not None:
+        raise ValueError("--scale, --regions: only with --engine agents")
+    else:
+        with tqdm(total=runs, desc=scenario.name, unit="run", delay=1.0, file=sys.stderr) as bar:
+            _, paths = ensemble.run_ensemble(
+                scenario,
+                runs,
+                out,
+                seed,
+                workers=args.workers,
+                scheduler=args.scheduler,
+                resume=args.resume,
+                force=args.force,
+                chunk=args.chunk or ensemble.CHUNK,
+                data_dir=args.data_dir,
+                progress=bar.update,
+            )
+    report = paths["report"]
+    if original is not None:
+        changed = ensemble.differences(original, json.loads(paths["summary"].read_text("utf-8")))
+        verdict = f"differs from it in {', '.join(changed)}" if changed else "is identical to it"
+        print(f"cartelsim: reran {args.from_summary}; the new summary {verdict}", file=sys.stderr)
     if args.json:
         print(paths["summary"].read_text(encoding="utf-8"))
     else:
         summary = json.loads(paths["summary"].read_text(encoding="utf-8"))
         final = summary["final"]
-        print(f"{scenario.name}: {summary['start']} to {summary['end']}, {args.runs} run(s)")
+        print(f"{scenario.name}: {summary['start']} to {summary['end']}, {runs} run(s)")
         print(f"  members at the end: {final['members_total']:,.0f}")
         print(f"  deaths per week at the end: {final['deaths_per_week']:,.1f}")
         print(f"results: {paths['results']}")
@@ -137,6 +263,98 @@ def _fit(args) -> int:
             f"  {row['series']} {row['year']}: observed {row['observed']:,.0f}, "
             f"simulated {row['simulated']:,.0f} ({row['relative_error']:+.1%})"
         )
+    return 0
+
+
+def _calibrate(args) -> int:
+    from cartelsim.calibrate import calibrate
+
+    fix = {}
+    for item in args.fix:
+        name, _, value = item.partition("=")
+        try:
+            fix[name.strip()] = float(value)
+        except ValueError:
+            raise ValueError(f"--fix {item}: expected NAME=VALUE, e.g. cartel_share=0.1") from None
+    summary = calibrate(
+        args.scenario,
+        args.out,
+        populations=args.populations,
+        particles=args.particles,
+        workers=args.workers,
+        scheduler=args.scheduler,
+        data_dir=args.data_dir,
+        fix=fix,
+        seed=args.seed,
+    )
+    keys = ("scenario", "populations", "particles", "posterior", "derived")
+    if args.json:
+        print(json.dumps({**{k: summary[k] for k in keys}, **summary}, indent=2))
+    else:
+        print(f"{summary['scenario']}: {summary['populations']} populations")
+        for name, q in summary["posterior"].items():
+            print(f"  {name}: {q['median']:.4g} (90 %: {q['q05']:.4g} - {q['q95']:.4g})")
+    print(f"report: {(args.out / 'report.html').resolve()}", file=sys.stderr)
+    return 0
+
+
+def _compare(args) -> int:
+    import datetime as dt
+
+    from cartelsim import compare
+
+    start = None
+    if args.start is not None:
+        try:
+            start = dt.date.fromisoformat(args.start)
+        except ValueError:
+            raise ValueError(f"--from: expected a date YYYY-MM-DD (got {args.start!r})") from None
+    result = compare.compare(
+        args.scenario,
+        args.policy,
+        posterior=args.posterior,
+        runs=args.runs,
+        seed=args.seed,
+        data_dir=args.data_dir,
+        start=start,
+    )
+    out = args.out or Path("results") / f"compare-{result['base']}"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "compare.json").write_text(json.dumps(result, indent=2), encoding="utf-8")
+    (out / "compare.txt").write_text(compare.table(result) + "\n", encoding="utf-8")
+    figure = compare.figure(result, out / "compare.png")
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        print(compare.table(result))
+    print(f"figure: {figure.resolve()}", file=sys.stderr)
+    return 0
+
+
+def _sensitivity(args) -> int:
+    from cartelsim import sensitivity
+
+    result = sensitivity.sensitivity(
+        args.scenario, samples=args.samples, seed=args.seed, data_dir=args.data_dir
+    )
+    out = args.out or Path("results") / f"sobol-{result['scenario']}"
+    out.mkdir(parents=True, exist_ok=True)
+    table = sensitivity.frame(result)
+    table.to_csv(out / "sobol.csv", index=False)
+    (out / "sobol.json").write_text(json.dumps(result, indent=2), encoding="utf-8")
+    figure = sensitivity.figure(result, out / "sobol.png")
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        print(table.round(3).to_string(index=False))
+    print(f"figure: {figure.resolve()}", file=sys.stderr)
+    return 0
+
+
+def _serve(args) -> int:
+    from cartelsim.dashboard import serve
+
+    serve(args.host, args.port, args.scenarios, args.data_dir, args.posteriors)
     return 0
 
 

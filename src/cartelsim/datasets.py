@@ -55,7 +55,10 @@ def fetch_pc2023(explicit_dir: str | Path | None = None) -> Path:
                     "'cartelsim data fetch pc2023' without --data-dir"
                 )
             if md5(path) != expected:
-                raise DataError(f"{path}: MD5 {md5(path)} does not match {expected}")
+                raise DataError(
+                    f"{path}: MD5 {md5(path)} does not match {expected}: the file is damaged "
+                    f"or not the authors'; replace it with the one from {PC2023_URL}"
+                )
         return local
     cache = pooch.os_cache("cartelsim") / "pc2023"
     fetcher = pooch.create(
@@ -63,14 +66,18 @@ def fetch_pc2023(explicit_dir: str | Path | None = None) -> Path:
         base_url=PC2023_URL,
         registry={name: f"md5:{digest}" for name, digest in PC2023_FILES.items()},
     )
-    for name in PC2023_FILES:
+    for name, expected in PC2023_FILES.items():
+        # pooch downloads again a cached file whose hash does not match (partial, damaged).
+        cached = Path(cache) / name
+        damaged = cached.is_file() and md5(cached) != expected
         try:
             fetcher.fetch(name)
         except ValueError as exc:  # pooch: hash mismatch
             raise DataError(f"{name}: downloaded file failed its MD5 check ({exc})") from None
         except Exception as exc:  # network down, HTTP error
+            what = f"{cached}: damaged (MD5 mismatch), and" if damaged else f"{name}:"
             raise DataError(
-                f"{name}: could not download from {PC2023_URL} ({type(exc).__name__}); "
+                f"{what} could not download from {PC2023_URL} ({type(exc).__name__}); "
                 "offline, pass --data-dir DIR (or set CARTELSIM_DATA_DIR) to a folder "
                 "holding the four PC2023 files"
             ) from None

@@ -108,7 +108,33 @@ def load_series(key: str, data_dir: str | Path | None = None) -> ObservedSeries:
             {y: (1, 12) for y in values},
             {y: datasets.PC2023_CITATION + ", Trends2012_2021.csv" for y in values},
         )
-    raise KeyError(f"unknown data source {source!r} in {key!r} (known: mexico, pc2023)")
+    if source == "csv":
+        return _csv_series(key, Path(name))
+    raise KeyError(f"unknown data source {source!r} in {key!r} (known: mexico, pc2023, csv)")
+
+
+def _csv_series(key: str, path: Path) -> ObservedSeries:
+    """A user's yearly series: a CSV with columns year, value and optionally months ("1-12",
+    the default, or e.g. "1-9") and source."""
+    try:
+        rows = list(csv.DictReader(path.read_text(encoding="utf-8-sig").splitlines()))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise KeyError(f"{key}: cannot read {path} ({exc})") from None
+    values, months, sources = {}, {}, {}
+    for line, row in enumerate(rows, start=2):
+        try:
+            year, value = int(row["year"]), float(row["value"])
+            first, _, last = (row.get("months") or "1-12").partition("-")
+            months[year] = (int(first), int(last or first))
+        except (KeyError, TypeError, ValueError):
+            raise KeyError(
+                f"{path}: line {line}: needs year, value (and months like 1-12)"
+            ) from None
+        values[year] = value
+        sources[year] = row.get("source") or str(path)
+    if not values:
+        raise KeyError(f"{path}: no rows (columns: year, value, months, source)")
+    return ObservedSeries(key, "per year", values, months, sources)
 
 
 def fact_rows(file: str) -> list[dict[str, str]]:

@@ -24,7 +24,8 @@ import matplotlib
 import numpy as np
 
 from cartelsim import observe
-from cartelsim.results import Results, _atomic
+from cartelsim.agents import maps
+from cartelsim.results import Results, atomic_write
 from cartelsim.scenario import builtin_names, load_scenario
 
 # A report is written from scripts, servers and CI without a display: never pick a GUI backend.
@@ -78,7 +79,7 @@ def write_report(results: Results, path: str | Path) -> Path:
     path = Path(path)
     page = _page(results, results.summary())
     path.parent.mkdir(parents=True, exist_ok=True)
-    _atomic(path, lambda tmp: Path(tmp).write_text(page, encoding="utf-8"))
+    atomic_write(path, lambda tmp: Path(tmp).write_text(page, encoding="utf-8"))
     return path
 
 
@@ -89,6 +90,7 @@ def _page(results: Results, summary: dict) -> str:
         _flows_section(results),
         _observed_section(results, summary["observed_vs_simulated"]),
         _claims_section(results),
+        maps.section(results),  # agent engine only: map, ranking
         _inputs_section(results),
         _footer(results),
     ]

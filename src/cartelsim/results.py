@@ -11,8 +11,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import platform
 from dataclasses import dataclass, field
+from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -47,6 +50,7 @@ class Results:
     seed: int
     data_dir: str | None = None
     engine: str = "aggregate"
+    agents: Any = None  # the agent engine's AgentRuns (regions, agent counts), else None
     _weekly: dict[str, np.ndarray] | None = field(default=None, repr=False)
 
     @property
@@ -61,38 +65,57 @@ class Results:
         return self._weekly
 
     def to_pandas(self) -> pd.DataFrame:
-        """The tidy table: run, date, group, variable, value."""
+        """The tidy table: run, date, group, region (0: national), variable, value.
+
+        group and variable are categoricals built from codes: a pc2023 run has 80,000 rows,
+        and string columns would take ten times the memory of the numbers."""
         plan, runs = self.plan, self.runs
         dates = pd.to_datetime(plan.dates())
         n, weeks = plan.n_groups, plan.weeks
+        groups = pd.CategoricalDtype([*plan.shorts, "all"])
+        variables = pd.CategoricalDtype(["members", *NATIONAL])
+
+        def frame(run, date, group_codes, variable: str, values) -> pd.DataFrame:
+            rows = len(values)
+            return pd.DataFrame(
+                {
+                    "run": run,
+                    "date": date,
+                    "group": pd.Categorical.from_codes(group_codes, dtype=groups),
+                    "variable": pd.Categorical.from_codes(
+                        np.full(rows, variables.categories.get_loc(variable)), dtype=variables
+                    ),
+                    "value": values,
+                }
+            )
+
         members = self.traj.members  # (weeks + 1, groups, runs)
         frames = [
-            pd.DataFrame(
-                {
-                    "run": np.tile(np.arange(runs), (weeks + 1) * n),
-                    "date": np.repeat(dates, n * runs),
-                    "group": np.tile(np.repeat(plan.shorts, runs), weeks + 1),
-                    "variable": "members",
-                    "value": members.reshape(-1),
-                }
+            frame(
+                np.tile(np.arange(runs), (weeks + 1) * n),
+                np.repeat(dates, n * runs),
+                np.tile(np.repeat(np.arange(n), runs), weeks + 1),
+                "members",
+                members.reshape(-1),
             )
         ]
         for name in NATIONAL:
-            values = self.weekly[name]
             frames.append(
-                pd.DataFrame(
-                    {
-                        "run": np.tile(np.arange(runs), weeks),
-                        "date": np.repeat(
-                            dates[1:] if name == "members_total" else dates[:-1], runs
-                        ),
-                        "group": "all",
-                        "variable": name,
-                        "value": values.reshape(-1),
-                    }
+                frame(
+                    np.tile(np.arange(runs), weeks),
+                    np.repeat(dates[1:] if name == "members_total" else dates[:-1], runs),
+                    np.full(weeks * runs, n),  # "all"
+                    name,
+                    self.weekly[name].reshape(-1),
                 )
             )
         table = pd.concat(frames, ignore_index=True)
+        del frames
+        table.insert(3, "region", 0)
+        if self.agents is not None:
+            from cartelsim.agents.output import regional_table
+
+            table = pd.concat([table, regional_table(self)], ignore_index=True)
         for column in ("group", "variable"):
             table[column] = table[column].astype("category")
         return table
@@ -122,6 +145,11 @@ class Results:
             out["final_q95"] = _reduce(final, lambda x: np.quantile(x, 0.95))
         out["yearly"] = self.yearly()
         out["observed_vs_simulated"] = observe.compare(plan, w, self.data_dir)
+        if self.agents is not None:
+            from cartelsim.agents.output import yearly_by_region
+
+            out["agents"] = self.agents.start
+            out["yearly_by_region"] = yearly_by_region(self)
         out["provenance"] = provenance(plan, self.seed)
         return out
 
@@ -159,9 +187,12 @@ class Results:
             k.encode(): json.dumps(v).encode() for k, v in provenance(self.plan, self.seed).items()
         }
         table = table.replace_schema_metadata({**(table.schema.metadata or {}), **meta})
-        _atomic(paths["results"], lambda tmp: pq.write_table(table, tmp))
+        # Page checksums: a damaged file fails to read instead of giving other numbers.
+        atomic_write(
+            paths["results"], lambda tmp: pq.write_table(table, tmp, write_page_checksum=True)
+        )
         text = json.dumps(self.summary(), indent=2)
-        _atomic(paths["summary"], lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+        atomic_write(paths["summary"], lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
         return paths
 
 
@@ -184,10 +215,24 @@ def provenance(plan: Plan, seed: int) -> dict:
         "scenario_sha256": hashlib.sha256(text.encode()).hexdigest(),
         "seed": seed,
         "scenario": json.loads(text),
+        "dependencies": dependency_versions(),
     }
 
 
-def _atomic(path: Path, write) -> None:
+#: Packages whose version can change the numbers (or how they are written).
+DEPENDENCIES = ("numpy", "numba", "scipy", "pandas", "pyarrow", "pydantic")
+
+
+def dependency_versions() -> dict[str, str]:
+    """Python's version and the installed version of each package in DEPENDENCIES."""
+    versions = {"python": platform.python_version()}
+    versions.update({name: metadata.version(name) for name in DEPENDENCIES})
+    return versions
+
+
+def atomic_write(path: Path, write) -> None:
+    """Call write(tmp) on a temporary name beside `path`, then rename it into place: a reader
+    never sees a half-written file, and a crash leaves the previous file as it was."""
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
         write(tmp)
@@ -197,9 +242,45 @@ def _atomic(path: Path, write) -> None:
             tmp.unlink()
 
 
+#: What pyarrow and pandas raise on a truncated or altered file, depending on where the damage
+#: is: the page data (checksum or decoding errors), the footer, or the pandas metadata in it.
+_DAMAGED = (OSError, ValueError, KeyError, TypeError, pa.ArrowException)
+
+
 def read_results(path: str | Path) -> pd.DataFrame:
-    """Read a results.parquet, with a one-line error naming the file if it is damaged."""
+    """Read a results.parquet, with a one-line error naming the file if it is damaged.
+
+    Page checksums are verified: a flipped bit in the data is an error, not another number.
+    The column names are checked too: they live in the footer, which has no checksum."""
     try:
-        return pq.read_table(path).to_pandas()
-    except (OSError, pa.ArrowInvalid) as exc:
-        raise ValueError(f"{path}: not a readable results file ({exc})") from None
+        table = pq.read_table(path, page_checksum_verification=True).to_pandas()
+    except _DAMAGED as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ValueError(f"{path}: not a readable results file ({reason})") from None
+    missing = [name for name in RESULT_COLUMNS if name not in table.columns]
+    if missing:
+        raise ValueError(f"{path}: not a readable results file (no column {missing[0]!r})")
+    return table
+
+
+#: Columns every results.parquet has.
+RESULT_COLUMNS = ("run", "date", "group", "variable", "value")
+
+
+#: Keys every summary.json has; `cartelsim run --from` needs the provenance.
+SUMMARY_KEYS = ("scenario", "engine", "runs", "seed", "final", "provenance")
+
+
+def read_summary(path: str | Path) -> dict:
+    """Read a summary.json, with a one-line error naming the file if it is damaged."""
+    try:
+        summary = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:  # JSONDecodeError and UnicodeDecodeError included
+        reason = getattr(exc, "strerror", None) or str(exc).splitlines()[0]
+        raise ValueError(f"{path}: not a readable summary file ({reason})") from None
+    if not isinstance(summary, dict):
+        raise ValueError(f"{path}: not a summary file (a JSON object is expected)")
+    missing = [key for key in SUMMARY_KEYS if key not in summary]
+    if missing:
+        raise ValueError(f"{path}: {missing[0]}: missing; the file is damaged or not a summary")
+    return summary

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cartelsim.aggregate import simulate
+from cartelsim import aggregate, invariants
 from cartelsim.plan import make_plan
 from cartelsim.results import Results
 from cartelsim.scenario import Scenario, ScenarioError, load_scenario
@@ -16,20 +16,35 @@ def run(
     seed: int = 0,
     data_dir: str | Path | None = None,
     progress=None,
+    first_run: int = 0,
+    engine: str = "aggregate",
+    scale: float | None = None,
+    regions: str | None = None,
 ) -> Results:
     """Simulate `runs` runs of a scenario (a Scenario, a built-in name or a TOML path).
 
     With `simulation.start_from`, the named scenario runs first (same runs and seed) and each
     run starts from that run's final state, as PC2023's policy scenarios start from 2022.
+    `first_run` makes these runs first_run, first_run + 1, ... of the ensemble seeded with
+    `seed`, so that an ensemble computed in pieces (ensemble.py) equals one computed whole.
+    Every block of runs is checked against the model's accounting (invariants.py).
+    `engine = "agents"` runs the agent engine instead (cartelsim.agents; `scale` and
+    `regions` are its options).
     """
     if runs < 1:
         raise ValueError(f"runs: must be >= 1 (got {runs})")
     if not isinstance(scenario, Scenario):
         scenario = load_scenario(scenario)
+    if engine == "agents":
+        from cartelsim.agents.sim import run_agents
+
+        return run_agents(scenario, runs, seed, scale, regions, progress, first_run)
+    if engine != "aggregate":
+        raise ValueError(f"engine: must be 'aggregate' or 'agents' (got {engine!r})")
     initial = None
     base_name = scenario.simulation.start_from
     if base_name is not None:
-        base = run(base_name, runs=runs, seed=seed, data_dir=data_dir)
+        base = run(base_name, runs=runs, seed=seed, data_dir=data_dir, first_run=first_run)
         end = base.plan.dates()[-1]
         if abs((end - scenario.simulation.start).days) > 7:
             raise ScenarioError(
@@ -45,5 +60,16 @@ def run(
         )
     if initial is not None:
         plan = make_plan(scenario, data_dir=data_dir, initial=initial[:, 0])
-    traj = simulate(plan, runs=runs, seed=seed, initial=initial, progress=progress)
+    try:
+        traj = aggregate.simulate(
+            plan, runs, seed, initial=initial, progress=progress, first_run=first_run
+        )
+    except ValueError as exc:  # numpy's random draws refuse counts beyond 64-bit integers
+        if scenario.simulation.mode != "stochastic":
+            raise
+        raise invariants.InvariantError(
+            f"{scenario.name}.toml: (invariant): the stochastic engine stopped ({exc}): "
+            "members outgrew what 64-bit counts hold (2**63); check the rates"
+        ) from None
+    invariants.check(plan, traj, first_run)
     return Results(plan, traj, seed, str(data_dir) if data_dir else None)

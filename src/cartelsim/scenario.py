@@ -19,6 +19,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
+from cartelsim.agents.settings import AgentSettings
+
 #: Scalar model parameters, in the order the engine stores them (see aggregate.PARAM_INDEX).
 PARAMETER_NAMES = (
     "recruitment_rate",
@@ -75,7 +77,7 @@ class Simulation(_Strict):
     start: dt.date
     weeks: int = Field(gt=0, le=5200)
     mode: Literal["deterministic", "stochastic"] = "deterministic"
-    integrator: Literal["rk4", "euler"] = "rk4"
+    integrator: Literal["rk4", "euler", "dopri5"] = "dopri5"
     start_from: str | None = None  # run this scenario first and start from its final state
 
 
@@ -232,6 +234,88 @@ class Observation(_Strict):
         return self
 
 
+#: Quantities a calibration may leave free, besides the rates in PARAMETER_NAMES: the start
+#: size C0, the cartel share s of recorded killings, and the share of prison admissions that
+#: are group members (needed to compare incapacitations with all-crime incarceration counts).
+CALIBRATION_EXTRAS = ("initial_members_total", "cartel_share", "incarceration_share")
+CALIBRATABLE = (*PARAMETER_NAMES, *CALIBRATION_EXTRAS)
+#: What a calibration target compares: the observe.py variables, plus incarcerations
+#: (incapacitated / incarceration_share) and the members of named groups at a date.
+TARGET_VARIABLES = (*OBSERVABLE_VARIABLES, "incarcerations")
+
+
+class Prior(_Strict):
+    """A prior distribution: uniform or log-uniform on [low, high], or normal(mean, sd)
+    optionally truncated to [low, high]."""
+
+    distribution: Literal["uniform", "log_uniform", "normal"]
+    low: float | None = Field(default=None, allow_inf_nan=False)
+    high: float | None = Field(default=None, allow_inf_nan=False)
+    mean: float | None = Field(default=None, allow_inf_nan=False)
+    sd: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+    source: str = ""
+    assumption: bool = False
+
+    @model_validator(mode="after")
+    def _complete(self) -> Prior:
+        if self.distribution == "normal":
+            if self.mean is None or self.sd is None:
+                raise ValueError("a normal prior needs 'mean' and 'sd'")
+        elif self.low is None or self.high is None:
+            raise ValueError(f"a {self.distribution} prior needs 'low' and 'high'")
+        if self.low is not None and self.high is not None and not self.low < self.high:
+            raise ValueError(f"low must be < high (got {self.low} and {self.high})")
+        if self.distribution == "log_uniform" and self.low is not None and self.low <= 0:
+            raise ValueError(f"a log_uniform prior needs low > 0 (got {self.low})")
+        return self
+
+
+class Target(_Strict):
+    """Observed data a calibration fits: yearly sums of the weekly model variable against a
+    yearly series (`data = "mexico:…"` or `"pc2023:…"`), or the members of `groups` at the
+    date of a claim (`data = "claim:…"`, from facts/mexico_claims.csv)."""
+
+    name: str
+    data: str
+    variable: Literal[TARGET_VARIABLES]  # type: ignore[valid-type]
+    relative_error: float = Field(gt=0, allow_inf_nan=False)
+    first_year: int | None = None
+    last_year: int | None = None
+    groups: list[str] = []  # for variable = "members": whose members (default all)
+    comparison: Literal["equal", "at_least", "at_most"] = "equal"
+    source: str = ""
+
+
+class Calibration(_Strict):
+    """What ABC calibration (calibrate.py) may change and what it must match.
+
+    `forms` gives the prior of `incapacitation` under each incapacitation form; with two
+    forms the calibration also weighs them against each other (pyabc model selection).
+    The distance is the L1 or L2 norm of log(simulated / observed) / relative_error over all
+    target points (one-sided for at_least / at_most targets).
+    """
+
+    free: dict[str, Prior]
+    forms: dict[Literal["fixed_count", "per_member"], Prior] = {}
+    targets: list[Target] = Field(min_length=1)
+    distance: Literal["l1", "l2"] = "l2"
+    particles: int = Field(default=200, ge=10, le=100_000)
+    populations: int = Field(default=8, ge=1, le=100)
+    min_epsilon: float = Field(default=0.0, ge=0)
+
+    @model_validator(mode="after")
+    def _known(self) -> Calibration:
+        for name in self.free:
+            if name not in CALIBRATABLE:
+                raise _FieldError(f"calibration.free.{name}", _unknown(name, set(CALIBRATABLE)))
+        if self.forms and "incapacitation" in self.free:
+            raise _FieldError(
+                "calibration.free.incapacitation",
+                "give its prior per form under calibration.forms, not both",
+            )
+        return self
+
+
 class Scenario(_Strict):
     name: str
     description: str
@@ -244,6 +328,8 @@ class Scenario(_Strict):
     events: list[Event] = []
     policies: list[Policy] = []
     observation: Observation
+    calibration: Calibration | None = None
+    agents: AgentSettings | None = None  # agent engine only: cartelsim.agents.settings
 
     @model_validator(mode="after")
     def _check_references(self) -> Scenario:
@@ -287,6 +373,11 @@ def _check_references(s: Scenario) -> None:
     for i, policy in enumerate(s.policies):
         if policy.date < s.simulation.start:
             raise _FieldError(f"policies[{i}].date", f"before the start {s.simulation.start}")
+    if s.calibration is not None and s.network.dataset is None:
+        for i, target in enumerate(s.calibration.targets):
+            for name in target.groups:
+                if name not in known:
+                    raise _FieldError(f"calibration.targets[{i}].groups", _unknown(name, known))
 
 
 def _check_pair(pair: tuple[str, str], known: set[str], path: str) -> None:
@@ -385,7 +476,17 @@ def _reason(error: dict[str, Any]) -> str:
     shown = error.get("input")
     if isinstance(shown, dict | list):
         return text
-    return f"{text} (got {shown!r})"
+    return f"{text} (got {_short(repr(shown))})"
+
+
+def _short(text: str, limit: int = 60) -> str:
+    """A value as shown in an error: a 400-digit number or a long string is cut."""
+    return text if len(text) <= limit else f"{text[: limit - 20]}... ({len(text)} characters)"
+
+
+#: Longest chain of `extends` followed; deeper is surely a mistake (and would exhaust
+#: Python's recursion limit).
+MAX_EXTENDS = 50
 
 
 def _resolve(name_or_path: str, chain: tuple[str, ...]) -> tuple[dict[str, Any], str]:
@@ -393,6 +494,8 @@ def _resolve(name_or_path: str, chain: tuple[str, ...]) -> tuple[dict[str, Any],
     text, label, folder = _read(name_or_path)
     if label in chain:
         raise ScenarioError(f"{label}: extends: cycle ({' -> '.join((*chain, label))})")
+    if len(chain) >= MAX_EXTENDS:
+        raise ScenarioError(f"{chain[0]}: extends: more than {MAX_EXTENDS} levels deep")
     try:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -405,6 +508,12 @@ def _resolve(name_or_path: str, chain: tuple[str, ...]) -> tuple[dict[str, Any],
     target = parent if parent in builtin_names() or folder is None else str(folder / parent)
     if parent not in builtin_names() and not Path(target).exists():
         target = parent
+    if parent not in builtin_names() and not Path(target).is_file():
+        known = ", ".join(builtin_names())
+        raise ScenarioError(
+            f"{label}: extends: no such file or built-in scenario {_short(repr(parent))} "
+            f"(built-ins: {known})"
+        )
     base, _ = _resolve(target, (*chain, label))
     return merge(base, document), label
 
@@ -423,6 +532,8 @@ def _read(name_or_path: str) -> tuple[str, str, Path | None]:
         return path.read_text(encoding="utf-8"), path.name, path.parent
     except UnicodeDecodeError as exc:
         raise ScenarioError(f"{path.name}: (file): not UTF-8 text ({exc.reason})") from None
+    except OSError as exc:  # unreadable: permissions, a device, a vanished file
+        raise ScenarioError(f"{path.name}: (file): cannot be read ({exc.strerror})") from None
 
 
 #: Lists a variant adds to (rather than replaces): a variant's events and policies come on

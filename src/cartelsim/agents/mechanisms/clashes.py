@@ -1,0 +1,196 @@
+"""Clashes: group against group and groups against the state, in each region.
+
+Between groups (the aggregate engine's conflict term, made local): a member of group g in
+region r dies on a given day with hazard
+
+    theta/7 * lambda / s * a_g * B_gr * sum_j (E_gj + 1) * B_jr * C_jr,   j != g
+
+theta: `conflict_lethality` (per member pair per week); E_gj the rivalry weight (-1 for a
+truce, so the pair stops fighting), a_g = 1/(A_g + 1) the alliance shield, B the violence
+boost (scheduled leader removals times the regional boost after a capture, leadership.py),
+C_jr rival members present, s the agent scale (fewer agents fight harder, so expected deaths
+per real member are the same at any scale), lambda = `clash_locality`, by default the
+aggregate's pair interactions over today's local ones (`locality`): the national intensity
+of clashes is the aggregate engine's, regions decide where they happen, and splits, truces,
+mergers and the boosts after captures change how much groups fight.
+
+Against the state: hazard k/7 * F'_r / 10,000 (k: `state_kill_rate`), F'_r the real army and
+federal police deployed in r, times F C / sum_r F_r C_r: the national intensity of state
+action is the aggregate engine's, and deployments decide where it falls. For every member
+the state kills, `forces_killed_per_state_kill` agents of the state forces in the region
+die (drawn here).
+Civilian deaths are the observation model's share: killings = member deaths / cartel_share.
+
+The cell arithmetic runs in Numba kernels (the Python functions below are their readable
+entry points), so a day costs microseconds whatever the number of groups and regions.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+from cartelsim.agents.targets import kill_forces
+from cartelsim.agents.world import DAYS_PER_WEEK, World
+from cartelsim.plan import FORCES_UNIT
+
+THETA, STATE_KILL = 2, 5  # positions in PARAMETER_NAMES
+
+
+def step(world: World, day: int) -> None:
+    p = world.settings.parameters
+    given = p.clash_locality.value if p.clash_locality is not None else -1.0
+    ratio = p.forces_killed_per_state_kill.value
+    killed = np.zeros(world.R, dtype=np.int64)
+    _step(
+        world.cells, world.excess, world.inv_alliance, world.group_boost, world.boost_level,
+        world.boost_until, day, world.eff[THETA] / DAYS_PER_WEEK / world.scale, given,
+        world.forces_in, FORCES_UNIT * world.scale, world.eff[STATE_KILL] / DAYS_PER_WEEK, ratio,
+        world.hazard[0], world.hazard[1], world.clash_losses, killed,
+    )  # fmt: skip
+    if ratio > 0:
+        for r in np.flatnonzero(killed):
+            kill_forces(world, int(r), int(killed[r]), world.rng["clashes"])
+
+
+@numba.njit(cache=True)
+def _step(
+    cells, excess, inv_alliance, group_boost, boost_level, boost_until, day, theta, given,
+    forces_in, unit, state_rate, ratio, conflict, state, losses, killed,
+):  # fmt: skip
+    """The day in one call: the functions below, in the order of the module docstring."""
+    B = np.empty(cells.shape)
+    _boost(group_boost, boost_level, boost_until, day, B)
+    locality = given if given >= 0 else _locality(cells, excess, inv_alliance)
+    _conflict_hazard(cells, excess, inv_alliance, B, theta * locality, conflict, losses)
+    per_day = state_rate * intensity(forces_in, cells, unit)
+    for g in range(cells.shape[0]):
+        state[g, :] = per_day
+    if ratio > 0:
+        _forces_killed(per_day, cells, ratio, killed)
+
+
+def state_intensity(world: World) -> np.ndarray:
+    """(R,) deployed forces per member's exposure, in units of 10,000 real: F_r scaled so
+    that sum_r F'_r C_r = F C. The national intensity of state action is the aggregate
+    engine's; deployments decide where it falls."""
+    return intensity(world.forces_in, world.cells, FORCES_UNIT * world.scale)
+
+
+def boost(world: World, day: int) -> np.ndarray:
+    """(G, R) violence multiplier: scheduled group boost times the regional capture boost."""
+    out = np.empty((world.n_groups, world.R))
+    _boost(world.group_boost, world.boost_level, world.boost_until, day, out)
+    return out
+
+
+def conflict_hazard(world: World, day: int) -> np.ndarray:
+    """(G, R) today's death hazard of a member of g in r from clashes with other groups."""
+    out = np.zeros((world.n_groups, world.R))
+    rate = world.eff[THETA] / DAYS_PER_WEEK * locality(world) / world.scale
+    losses = np.zeros((world.n_groups, world.n_groups))
+    B = boost(world, day)
+    _conflict_hazard(world.cells, world.excess, world.inv_alliance, B, rate, out, losses)
+    return out
+
+
+def locality(world: World) -> float:
+    """lambda: `clash_locality` if given, else the aggregate's pair interactions over the
+    local ones today (boosts left out), so that the national intensity of clashes is the
+    aggregate engine's and the regions decide where they happen (1 for one region)."""
+    p = world.settings.parameters.clash_locality
+    if p is not None:
+        return p.value
+    return _locality(world.cells, world.excess, world.inv_alliance)
+
+
+@numba.njit(cache=True)
+def intensity(forces_in, cells, unit):
+    """state_intensity's kernel (raids.py uses it too)."""
+    R = cells.shape[1]
+    forces = forces_in / unit
+    C = np.zeros(R)
+    for g in range(cells.shape[0]):
+        for r in range(R):
+            C[r] += cells[g, r]
+    exposure = 0.0
+    for r in range(R):
+        exposure += forces[r] * C[r]
+    if exposure <= 0:
+        return np.zeros(R)
+    return forces * (forces.sum() * C.sum() / exposure)
+
+
+@numba.njit(cache=True)
+def _boost(group_boost, boost_level, boost_until, day, out):
+    for g in range(out.shape[0]):
+        for r in range(out.shape[1]):
+            regional = 1.0 + boost_level[g, r] if boost_until[g, r] > day else 1.0
+            out[g, r] = group_boost[g] * regional
+
+
+@numba.njit(cache=True)
+def _occupied(cells):
+    """Groups with members somewhere (the others add nothing to any sum over rivals)."""
+    size = np.zeros(cells.shape[0], dtype=np.int64)
+    for g in range(cells.shape[0]):
+        for r in range(cells.shape[1]):
+            size[g] += cells[g, r]
+    return np.flatnonzero(size > 0)
+
+
+@numba.njit(cache=True)
+def _conflict_hazard(cells, excess, inv_alliance, B, rate, out, losses):
+    """out[g, r] = rate * a_g * B_gr * max(sum_j!=g (E_gj + 1) B_jr C_jr, 0), and
+    losses[g, j]: the expected deaths of g's members today from j's share of that sum (the
+    groups' memory of who hurts them, alliances.py)."""
+    G, R = cells.shape
+    present = _occupied(cells)
+    losses[:] = 0.0
+    for g in range(G):
+        for r in range(R):
+            pressure = 0.0
+            for j in present:
+                if j != g:
+                    pressure += (excess[g, j] + 1.0) * B[j, r] * cells[j, r]
+            out[g, r] = rate * inv_alliance[g] * B[g, r] * max(pressure, 0.0)
+            if cells[g, r] == 0 or pressure <= 0.0:
+                continue
+            for j in present:
+                if j != g:
+                    share = max(excess[g, j] + 1.0, 0.0) * B[j, r] * cells[j, r] / pressure
+                    losses[g, j] += out[g, r] * cells[g, r] * share
+
+
+@numba.njit(cache=True)
+def _locality(cells, excess, inv_alliance):
+    """sum_gj K_gj C_g C_j over sum_r sum_gj K_gj C_gr C_jr, K_gj = a_g max(E_gj + 1, 0)."""
+    G, R = cells.shape
+    present = _occupied(cells)
+    national, local = 0.0, 0.0
+    for g in present:
+        for j in present:
+            if j == g:
+                continue
+            k = inv_alliance[g] * max(excess[g, j] + 1.0, 0.0)
+            if k == 0.0:
+                continue
+            size_g, size_j, pairs = 0.0, 0.0, 0.0
+            for r in range(R):
+                size_g += cells[g, r]
+                size_j += cells[j, r]
+                pairs += cells[g, r] * cells[j, r]
+            national += k * size_g * size_j
+            local += k * pairs
+    return national / local if local > 0 else 0.0
+
+
+@numba.njit(cache=True)
+def _forces_killed(state, cells, ratio, killed):
+    """killed[r] ~ Poisson(ratio * members the state is expected to kill in r today)."""
+    for r in range(cells.shape[1]):
+        members = 0
+        for g in range(cells.shape[0]):
+            members += cells[g, r]
+        if members > 0 and state[r] > 0:
+            killed[r] = np.random.poisson(ratio * state[r] * members)

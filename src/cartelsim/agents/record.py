@@ -1,0 +1,85 @@
+"""Record: the day's counts summed into weekly outputs, by region and nationally.
+
+National (the aggregate engine's Trajectories, so results.py, observe.py and the report read
+both engines alike): free members by group at the start of each week and at the end, and the
+weekly flows recruits (with deserters who join), incapacitated (arrests), state_kills,
+conflict_deaths, saturation (members who leave). By region: world.REGION_VARIABLES per week;
+members_total, payroll and businesses_closed are the state at the week's end, the rest sums
+over the week; and free members by group and region at the start of each week (which group
+holds each region: the dashboard's control map). Agent counts are divided by the scale, so
+outputs are in real people at any scale; raids and leader captures are counted as they happen.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from cartelsim.agents.world import DAYS_PER_WEEK, REGION_VARIABLES, World
+
+#: Daily counters, per region (R,), zeroed after each day.
+COUNTERS = (
+    "conflict_deaths",
+    "state_kills",
+    "arrests",
+    "left",
+    "released",
+    "recruits",
+    "defected_in",
+    "forces_killed",
+    "raids",
+    "raids_leaked",
+    "leaders_captured",
+)
+#: Counters that are real events, not agents: never divided by the scale.
+UNSCALED = ("raids", "raids_leaked", "leaders_captured")
+STOCKS = ("members_total", "payroll", "businesses_closed")
+
+
+class Recorder:
+    def __init__(self, weeks: int, n_groups: int, n_regions: int):
+        self.members = np.zeros((weeks + 1, n_groups))
+        self.members_by_region = np.zeros((weeks + 1, n_groups, n_regions))  # who holds where
+        self.flows = np.zeros((weeks, 5))
+        self.regional = np.zeros((weeks, len(REGION_VARIABLES), n_regions))
+        self._week_table = np.zeros((len(COUNTERS), n_regions))
+        self._week = dict(zip(COUNTERS, self._week_table, strict=True))
+
+    def start(self, world: World) -> None:
+        self.members[0] = world.cells.sum(axis=1) / world.scale
+        self.members_by_region[0] = world.cells / world.scale
+        reset(world)
+
+    def step(self, world: World, day: int) -> None:
+        self._week_table += world.today_table
+        reset(world)
+        if day % DAYS_PER_WEEK != DAYS_PER_WEEK - 1:
+            return
+        week, s = day // DAYS_PER_WEEK, world.scale
+        w = {k: v / (1.0 if k in UNSCALED else s) for k, v in self._week.items()}
+        self.members[week + 1] = world.cells.sum(axis=1) / s
+        self.members_by_region[week + 1] = world.cells / s
+        self.flows[week] = [
+            (w["recruits"] + w["defected_in"]).sum(),
+            w["arrests"].sum(),
+            w["state_kills"].sum(),
+            w["conflict_deaths"].sum(),
+            w["left"].sum(),
+        ]
+        values = {
+            "members_total": world.cells.sum(axis=0) / s,
+            "payroll": world.payroll.sum(axis=0) / s,
+            "businesses_closed": world.closed.copy(),
+            "recruits": w["recruits"] + w["defected_in"],
+        }
+        for k, name in enumerate(REGION_VARIABLES):
+            self.regional[week, k] = values[name] if name in values else w[name]
+        self._week_table[:] = 0.0
+
+
+def reset(world: World) -> None:
+    """Zero today's counters. They are rows of one (len(COUNTERS), R) table, so that a day
+    costs one operation here, not one per counter; world.today names the rows."""
+    if world.today_table is None:
+        world.today_table = np.zeros((len(COUNTERS), world.R))
+        world.today = dict(zip(COUNTERS, world.today_table, strict=True))
+    world.today_table[:] = 0

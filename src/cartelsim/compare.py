@@ -1,0 +1,222 @@
+"""Policy comparison: does a policy's effect survive the parameter uncertainty?
+
+Every policy variant runs over the same parameter draws (posterior draws from a calibration,
+or the scenario's fixed values) with the same seed as the base, so each draw gives a paired
+difference; the 90 % interval of those differences is the answer to "how sure are we that
+this policy lowers violence?".
+
+A policy is a built-in lever (policies.toml: halve-recruitment, double-incapacitation,
+both together, troop-surge, intel-sharing, `merger:A+B`, `truce:A+B`) applied from the
+comparison date, or any scenario (built-in name or TOML path) that `extends` the base.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import tomllib
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from cartelsim import draws
+from cartelsim.calibrate import posterior_sample, quantiles
+from cartelsim.scenario import (
+    MergeEvent,
+    Policy,
+    Scenario,
+    ScenarioError,
+    TruceEvent,
+    _read,
+    load_scenario,
+    validate,
+)
+
+#: Runs used when no posterior is given and the scenario is deterministic: one is exact.
+DEFAULT_RUNS = 200
+
+
+def builtin_policies() -> dict[str, dict]:
+    text = (resources.files("cartelsim") / "policies.toml").read_text(encoding="utf-8")
+    return tomllib.loads(text)
+
+
+def policy_scenario(base: Scenario, name: str, start: dt.date) -> Scenario:
+    """The base scenario with policy `name` applied from `start`."""
+    kind, _, pair = name.partition(":")
+    if kind in ("merger", "truce") and pair:
+        groups = tuple(g.strip() for g in pair.split("+"))
+        if len(groups) != 2:
+            raise ValueError(f"--policy {name}: give two groups, e.g. {kind}:SIN+ZET")
+        event_type = MergeEvent if kind == "merger" else TruceEvent
+        event = event_type(type=kind.replace("merger", "merge"), date=start, groups=groups)
+        events = sorted([*base.events, event], key=lambda e: e.date)  # stable: ties keep order
+        return _revalidate(base, {"events": events}, name)
+    builtin = builtin_policies()
+    if name in builtin:
+        new = [Policy(date=start, **change) for change in builtin[name]["changes"]]
+        return _revalidate(base, {"policies": [*base.policies, *new]}, name)
+    variant = load_scenario(name)
+    if base.name not in _ancestors(name):
+        raise ValueError(
+            f"--policy {name}: neither a built-in policy ({', '.join(builtin)}, merger:A+B, "
+            f"truce:A+B) nor a scenario that extends {base.name}"
+        )
+    return variant
+
+
+def _ancestors(name_or_path: str) -> list[str]:
+    """Names of the scenarios a scenario extends, nearest first."""
+    found = []
+    location = name_or_path
+    while True:
+        text, _, folder = _read(location)
+        parent = tomllib.loads(text).get("extends")
+        if not isinstance(parent, str) or parent in found:
+            return found
+        local = folder / parent if folder is not None else None
+        location = str(local) if local is not None and local.exists() else parent
+        found.append(load_scenario(location).name)
+
+
+def _revalidate(base: Scenario, update: dict, label: str) -> Scenario:
+    """Apply a change and re-run the scenario's checks (unknown groups, dates)."""
+    document = base.model_dump(mode="python")
+    document.update({k: [v.model_dump(mode="python") for v in vs] for k, vs in update.items()})
+    document["name"] = f"{base.name}+{label}"
+    try:
+        return validate(document, f"--policy {label}")
+    except ScenarioError as exc:
+        raise ValueError(str(exc)) from None
+
+
+def posterior_draws(folder: str | Path, runs: int, seed: int) -> list[tuple[str, dict]]:
+    """`runs` draws from a calibration folder's model-averaged posterior, grouped by model."""
+    path = Path(folder) / "posterior.parquet"
+    try:
+        table = pd.read_parquet(path)
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"{path}: not a readable posterior table ({exc})") from None
+    missing = {"incapacitation_form", "model_probability", "weight"} - set(table.columns)
+    if missing:
+        raise ValueError(f"{path}: not a cartelsim posterior (no {sorted(missing)[0]} column)")
+    return posterior_sample(table, runs, seed)
+
+
+def compare(
+    base: Scenario | str | Path,
+    policies: list[str],
+    posterior: str | Path | None = None,
+    runs: int | None = None,
+    seed: int = 0,
+    data_dir: str | Path | None = None,
+    start: dt.date | None = None,
+) -> dict:
+    """Members and deaths per week at the horizon under the base and every policy, and each
+    policy's paired change against the base (median and 90 % interval over the draws)."""
+    if not isinstance(base, Scenario):
+        base = load_scenario(base)
+    if not policies:
+        raise ValueError("--policy: give at least one policy")
+    start = start or base.simulation.start
+    if posterior is not None:
+        sample = posterior_draws(posterior, runs or DEFAULT_RUNS, seed)
+    else:
+        n = runs or (1 if base.simulation.mode == "deterministic" else DEFAULT_RUNS)
+        sample = [(None, {"cartel_share": np.full(n, base.observation.cartel_share.value)})]
+    outcomes = {"base": _outcomes(base, sample, seed, data_dir)}
+    for name in policies:
+        scenario = policy_scenario(base, name, start)
+        outcomes[name] = _outcomes(scenario, sample, seed, data_dir)
+    result = {
+        "base": base.name,
+        "horizon": _horizon(base).isoformat(),
+        "runs": len(outcomes["base"]["members_total"]),
+        "posterior": str(posterior) if posterior is not None else None,
+        "policies": {},
+    }
+    reference = outcomes["base"]
+    result["base_outcome"] = {k: quantiles(v) for k, v in reference.items()}
+    for name in policies:
+        mine = outcomes[name]
+        result["policies"][name] = {
+            **{k: quantiles(v) for k, v in mine.items()},
+            "change_vs_base_pct": {
+                k: quantiles(100.0 * (mine[k] / reference[k] - 1.0)) for k in reference
+            },
+        }
+    return result
+
+
+def _outcomes(scenario, sample, seed, data_dir) -> dict[str, np.ndarray]:
+    """Members and deaths per week at the horizon, one value per draw (models joined in
+    the sample's order, so the base and every policy pair up draw by draw)."""
+    members, deaths = [], []
+    for form, values in sample:
+        plan, traj = draws.simulate_draws(scenario, values, seed, data_dir, form, "national")
+        members.append(traj.members[-1].sum(axis=0))
+        deaths.append(draws.observables(plan, traj, values)["deaths"][-1])
+    return {"members_total": np.concatenate(members), "deaths_per_week": np.concatenate(deaths)}
+
+
+def _horizon(scenario: Scenario) -> dt.date:
+    from cartelsim.plan import date_of, decimal_year
+
+    start = decimal_year(scenario.simulation.start)
+    return date_of(start + scenario.simulation.weeks / 52.0)
+
+
+def table(result: dict) -> str:
+    """The comparison as a plain-text table."""
+    lines = [
+        f"base: {result['base']}   horizon: {result['horizon']}   runs: {result['runs']}",
+        f"{'policy':<42} {'members (median)':>17} {'change % [90 %]':>24} "
+        f"{'deaths/wk':>10} {'change % [90 %]':>24}",
+    ]
+    base = result["base_outcome"]
+    lines.append(
+        f"{'(base)':<42} {base['members_total']['median']:>17,.0f} {'':>24} "
+        f"{base['deaths_per_week']['median']:>10,.1f}"
+    )
+    for name, p in result["policies"].items():
+        cm, cd = (
+            p["change_vs_base_pct"]["members_total"],
+            p["change_vs_base_pct"]["deaths_per_week"],
+        )
+        lines.append(
+            f"{name:<42} {p['members_total']['median']:>17,.0f} {_pct(cm):>24} "
+            f"{p['deaths_per_week']['median']:>10,.1f} {_pct(cd):>24}"
+        )
+    return "\n".join(lines)
+
+
+def _pct(q: dict) -> str:
+    return f"{q['median']:+.1f} [{q['q05']:+.1f}, {q['q95']:+.1f}]"
+
+
+def figure(result: dict, path: str | Path) -> Path:
+    """Each policy's change against the base: median and 90 % interval, two panels."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = list(result["policies"])
+    fig, axes = plt.subplots(1, 2, figsize=(11, 0.6 * len(names) + 1.8), sharey=True)
+    for ax, key, title in zip(
+        axes, ("members_total", "deaths_per_week"), ("members", "deaths per week"), strict=True
+    ):
+        for y, name in enumerate(names):
+            q = result["policies"][name]["change_vs_base_pct"][key]
+            ax.plot([q["q05"], q["q95"]], [y, y], color="tab:blue", lw=3)
+            ax.plot([q["median"]], [y], "o", color="black")
+        ax.axvline(0, color="grey", lw=1)
+        ax.set_title(f"change in {title} at {result['horizon']} (%)")
+        ax.set_yticks(range(len(names)), names)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path

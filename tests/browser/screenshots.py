@@ -1,0 +1,107 @@
+"""Take the README's screenshots of the dashboard, and time how fast a lever updates the page.
+
+    .venv/bin/python tests/browser/screenshots.py [--moves 10]
+
+Starts `cartelsim serve` like the browser tests do, drives headless Chromium through the main
+views and writes docs/screenshots/*.png. First it moves the recruitment lever `--moves` times
+(the default scenario, one deterministic run) and prints the time from the key press to the
+page showing the new run's total and figure (median and maximum), measured in the browser:
+what a user waits for, not only the engine's time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from dashboard_server import launch_chromium, open_dashboard, running_dashboard
+from playwright.sync_api import sync_playwright
+
+OUT = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+#: Runs shown in the screenshots (stochastic, so that the bands show).
+SHOWN_RUNS = 50
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--moves", type=int, default=10)
+    args = parser.parse_args()
+    OUT.mkdir(parents=True, exist_ok=True)
+    with (
+        tempfile.TemporaryDirectory() as folder,
+        running_dashboard(Path(folder)) as (url, _),
+        sync_playwright() as playwright,
+    ):
+        browser = launch_chromium(playwright)
+        page = open_dashboard(browser, url, width=1400, height=1000)
+        slider = page.locator(".v-input", has_text="Recruitment change").get_by_role("slider")
+        times = []
+        for k in range(args.moves):
+            slider.focus()
+            start = time.perf_counter()
+            _wait_change(page, lambda k=k: page.keyboard.press("Home" if k % 2 else "End"))
+            times.append(time.perf_counter() - start)
+        print(
+            f"lever move to updated page, {args.moves} moves: median "
+            f"{statistics.median(times):.2f} s, max {max(times):.2f} s"
+        )
+        _wait_run(page, lambda: page.get_by_role("button", name="stochastic").click())
+        runs = page.get_by_label("Runs")
+        runs.fill(str(SHOWN_RUNS))
+        _wait_run(page, lambda: runs.press("Enter"))
+        slider.focus()
+        _wait_run(page, lambda: page.keyboard.press("End"))
+        _wait_run(page, lambda: [page.keyboard.press("PageDown") for _ in range(5)][-1])
+        _shot(page, "time-series")
+        page.get_by_role("button", name="map").click()
+        page.locator(".cs-map-caption").wait_for()
+        _shot(page, "map")
+        page.get_by_role("button", name="compare").click()
+        page.locator(".cs-comparison").wait_for()
+        _shot(page, "compare")
+        browser.close()
+
+
+def _wait_change(page, action) -> None:
+    """Do `action`; wait until the killings total and the first figure have both changed."""
+    before = page.evaluate(_STATE)
+    action()
+    page.wait_for_function(
+        f"before => {{ const now = ({_STATE})(); "
+        "return now[0] != before[0] && now[1] != before[1] && now[2]; }",
+        arg=before,
+        timeout=60_000,
+    )
+
+
+def _wait_run(page, action) -> None:
+    """Do `action`; wait until one more run has finished and none is going on."""
+    done = int(page.locator(".cs-status").inner_text().split(":")[1].split("(")[0])
+    action()
+    page.wait_for_function(
+        "done => { const t = document.querySelector('.cs-status').innerText; "
+        "return parseInt(t.split(':')[1]) > done && t.endsWith('(ready)'); }",
+        arg=done,
+        timeout=60_000,
+    )
+
+
+#: The killings total, the first figure's image data, and whether no run is going on.
+_STATE = """() => [
+    document.querySelector('.cs-killings-total').innerText,
+    document.querySelector('img') ? document.querySelector('img').src : '',
+    document.querySelector('.cs-status').innerText.endsWith('(ready)'),
+]"""
+
+
+def _shot(page, name: str) -> None:
+    page.wait_for_timeout(300)  # let the browser paint the new image
+    page.screenshot(path=str(OUT / f"{name}.png"), full_page=True)
+    print(OUT / f"{name}.png")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,240 @@
+"""The dashboard in a real browser (headless Chromium driven by Playwright).
+
+Each test opens its own session (browser context) on one shared server. Assertions read the
+page's text (totals, captions, messages) and compare the figures' image data before and after
+an input changes, so a view that does not update fails. Every input change is one event
+(a slider's Home key, one click), so exactly one new run follows it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from dashboard_server import open_dashboard
+
+
+def _killings(page) -> float:
+    text = page.locator(".cs-killings-total").inner_text()
+    return float(text.rsplit(":", 1)[1].replace(",", ""))
+
+
+def _figures(page) -> list[str]:
+    return [img.get_attribute("src") for img in page.locator("img").all()]
+
+
+def _slider(page, label: str):
+    return page.locator(".v-input", has_text=label).get_by_role("slider")
+
+
+def _rerun(page, action) -> None:
+    """Do `action` and wait until its run has changed the killings total and is finished."""
+    before = page.locator(".cs-killings-total").inner_text()
+    action()
+    page.wait_for_function(
+        """before => {
+            const total = document.querySelector('.cs-killings-total').innerText;
+            const status = document.querySelector('.cs-status').innerText;
+            return total != before && status.endsWith('(ready)');
+        }""",
+        arg=before,
+        timeout=30_000,
+    )
+
+
+def _press(page, locator, key: str):
+    return lambda: (locator.focus(), page.keyboard.press(key))
+
+
+def test_page_loads_and_default_run_shows_charts(dashboard, browser):
+    url, _ = dashboard
+    page = open_dashboard(browser, url)
+    assert "mexico-2006-2012" in page.locator("body").inner_text()
+    assert _killings(page) > 0
+    chart = page.locator("img").first
+    assert chart.is_visible() and chart.bounding_box()["height"] > 300
+    assert "observed: oc_killings" not in page.locator("body").inner_text()  # in the figure
+    page.context.close()
+
+
+def test_recruitment_lever_changes_killings_curve(dashboard, browser):
+    url, _ = dashboard
+    page = open_dashboard(browser, url)
+    before, charts = _killings(page), _figures(page)
+    _rerun(page, _press(page, _slider(page, "Recruitment change"), "Home"))  # -95 %
+    assert _killings(page) < 0.9 * before
+    assert _figures(page) != charts
+    page.context.close()
+
+
+def test_map_renders_and_time_slider_changes_it(dashboard, browser):
+    url, _ = dashboard
+    page = open_dashboard(browser, url)
+    page.get_by_role("button", name="map").click()
+    caption = page.locator(".cs-map-caption")
+    caption.wait_for()
+    assert caption.inner_text().startswith("2012:")
+    assert "control is not shown" in page.locator("body").inner_text()
+    before = _figures(page)
+    _press(page, _slider(page, "Year"), "Home")()
+    page.wait_for_function(
+        "() => document.querySelector('.cs-map-caption').innerText.startsWith('2007:')"
+    )
+    assert _figures(page) != before
+    page.context.close()
+
+
+def test_comparison_side_by_side_and_difference(dashboard, browser):
+    url, _ = dashboard
+    page = open_dashboard(browser, url)
+    _rerun(page, _press(page, _slider(page, "Recruitment change"), "Home"))
+    page.get_by_role("button", name="compare").click()
+    table = page.locator(".cs-comparison")
+    table.wait_for()
+    text = table.inner_text()
+    assert "without levers" in page.locator("body").inner_text()
+    killings_row = next(line for line in text.splitlines() if line.startswith("killings"))
+    assert killings_row.split()[-1].startswith("-")  # fewer killings with less recruitment
+    assert page.locator("img").count() == 1
+    page.context.close()
+
+
+def test_invalid_upload_shows_error_and_page_keeps_working(dashboard, browser):
+    url, server = dashboard
+    page = open_dashboard(browser, url)
+    before = _killings(page)
+    bad = b"name = 'bad'\n[parameters]\nrecruitment_rate = -1\n"
+    upload = {"name": "bad.toml", "mimeType": "text/plain", "buffer": bad}
+    page.locator("input[type=file]").set_input_files(files=[upload])
+    error = page.locator(".cs-upload-error")
+    error.wait_for()
+    assert "Invalid scenario file: bad.toml" in error.inner_text()
+    assert "parameters.recruitment_rate.value: must be >= 0 (got -1)" in error.inner_text()
+    assert _killings(page) == before  # what was computed is still there
+    good = b'extends = "mexico-2006-2012"\nname = "mine"\n[parameters]\nrecruitment_rate = 0.012\n'
+    upload = {"name": "good.toml", "mimeType": "text/plain", "buffer": good}
+    _rerun(page, lambda: page.locator("input[type=file]").set_input_files(files=[upload]))
+    assert page.locator(".cs-upload-error").count() == 0
+    assert _killings(page) < before  # less recruitment than the built-in's 0.0136
+    assert server.poll() is None
+    page.context.close()
+
+
+def test_out_of_range_and_failed_run_show_messages(dashboard, browser):
+    url, server = dashboard
+    page = open_dashboard(browser, url)
+    before = _killings(page)
+    runs = page.get_by_label("Runs")
+    runs.fill("0")
+    runs.press("Enter")
+    page.get_by_text("Not run: runs: must be between 1 and 500 (got 0)").wait_for()
+    runs.fill("1")
+    runs.press("Enter")
+    page.get_by_text("Runs finished: 2 (ready)").wait_for()  # the page settles first
+    page.locator(".v-select", has_text="Scenario").first.click()
+    page.get_by_role("option", name="starts-from-nowhere").click()
+    message = page.locator(".cs-run-error")
+    message.wait_for()
+    assert "The run failed" in message.inner_text()
+    assert "no-such-scenario" in message.inner_text()
+    assert _killings(page) == before  # the previous results stay on the page
+    assert server.poll() is None
+    page.context.close()
+
+
+def test_agent_run_goes_to_background_and_can_be_cancelled(dashboard, browser):
+    url, server = dashboard
+    page = open_dashboard(browser, url)
+    before = _killings(page)
+    runs = page.get_by_label("Runs")
+    runs.fill("4")
+    runs.press("Enter")
+    page.get_by_text("Runs finished: 2 (ready)").wait_for()
+    page.get_by_role("button", name="agents").click()  # 4 agent runs: seconds each
+    page.get_by_text("Runs finished: 2 (running)").wait_for()
+    assert page.locator(".v-progress-linear").count() >= 1
+    page.get_by_role("button", name="map").click()  # the page still answers
+    page.locator(".cs-map-caption").wait_for()
+    page.get_by_role("button", name="Cancel").click()
+    page.get_by_text("Runs finished: 2 (ready)").wait_for(timeout=60_000)
+    assert page.locator(".cs-run-error").count() == 0
+    assert _killings(page) == before  # the cancelled run replaced nothing
+    assert server.poll() is None
+    page.context.close()
+
+
+def test_downloads(dashboard, browser):
+    url, _ = dashboard
+    page = open_dashboard(browser, url)
+    page.get_by_role("button", name="download").click()
+    expected = {"Parquet": b"PAR1", "CSV": b"run,date,group,", "HTML": b"<!"}
+    for label, start in expected.items():
+        with page.expect_download() as info:
+            page.get_by_role("button", name=label).click()
+        path = info.value.path()
+        assert Path(path).read_bytes()[: len(start)] == start, label
+    page.context.close()
+
+
+def test_ten_concurrent_sessions(dashboard, browser):
+    """Ten sessions load at once: every one gets its run and the same numbers, none an error."""
+    url, server = dashboard
+    contexts = [browser.new_context() for _ in range(10)]
+    pages = [context.new_page() for context in contexts]
+    for page in pages:
+        page.goto(url, wait_until="commit")  # all ten load together
+    for page in pages:
+        page.get_by_text("Runs finished: 1 (ready)").wait_for(timeout=60_000)
+    assert all(page.locator(".cs-run-error").count() == 0 for page in pages)
+    assert len({_killings(page) for page in pages}) == 1
+    assert server.poll() is None
+    for context in contexts:
+        context.close()
+
+
+def _choose(page, label: str, option: str) -> None:
+    page.locator(".v-select", has_text=label).first.click()
+    page.get_by_role("option", name=option).click()
+
+
+def test_posterior_bands_and_paired_comparison(dashboard, browser):
+    """With the posterior "tiny" (conftest.py), run r uses posterior draw r: bands appear
+    where deterministic runs without a posterior are all the same."""
+    url, _ = dashboard
+    page = open_dashboard(browser, url)
+    runs = page.get_by_label("Runs")
+    runs.fill("20")
+    runs.press("Enter")
+    page.get_by_text("Runs finished: 2 (ready)").wait_for()
+    without = _figures(page)
+    assert "posterior" not in page.locator(".cs-run-info").inner_text()
+    _choose(page, "Parameter uncertainty", "posterior tiny")
+    page.get_by_text("Runs finished: 3 (ready)").wait_for()
+    assert "20 posterior draws from tiny" in page.locator(".cs-run-info").inner_text()
+    assert _figures(page) != without
+    page.get_by_role("button", name="stochastic").click()
+    page.get_by_text("Runs finished: 4 (ready)").wait_for()
+    info = page.locator(".cs-run-info").inner_text()
+    assert "20 posterior draws from tiny (each with its own stochastic run)" in info
+    page.get_by_role("button", name="compare").click()
+    page.locator(".cs-comparison").wait_for()
+    assert "same 20 draws of the posterior tiny" in page.locator("body").inner_text()
+    assert page.locator(".cs-run-error").count() == 0
+    page.context.close()
+
+
+def test_broken_posterior_shows_one_line_and_server_keeps_serving(dashboard, browser):
+    url, server = dashboard
+    page = open_dashboard(browser, url)
+    before = _killings(page)
+    _choose(page, "Parameter uncertainty", "posterior broken")
+    message = page.locator(".cs-run-error")
+    message.wait_for()
+    text = message.inner_text()
+    assert text.startswith("The run failed: posterior broken: posterior.parquet: not a readable")
+    assert "\n" not in text and "/tmp" not in text  # one line, no server path
+    assert _killings(page) == before  # the previous results stay on the page
+    _choose(page, "Parameter uncertainty", "none")
+    page.get_by_text("Runs finished: 2 (ready)").wait_for()
+    assert page.locator(".cs-run-error").count() == 0
+    assert server.poll() is None
+    page.context.close()
