@@ -45,7 +45,7 @@ def mean_arrest_hazard(world, days: int = 400) -> float:
 
 
 def test_more_corruption_lowers_raid_success():
-    world = world_for({"parameters": {"initial_payroll_share": 0}})
+    world = world_for({"parameters": {"initial_payroll_share": 0, "leak_given_payroll": 0.5}})
     clean = mean_arrest_hazard(world)
     # without corruption, raids arrest at the aggregate engine's rate: a * F / 10,000 per week
     forces = world.forces_in.sum() / (FORCES_UNIT * world.scale)

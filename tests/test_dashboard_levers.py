@@ -230,3 +230,26 @@ def test_runs_over_a_posterior_use_one_draw_each_and_pair_a_with_b(posteriors, m
     stored = pq.read_table(io.BytesIO(posterior_parquet(results, table, "tiny")))
     assert json.loads(stored.schema.metadata[b"posterior"]) == "tiny"
     assert stored.num_rows == len(table)
+
+
+def test_oversized_requests_are_refused_with_the_reason():
+    from cartelsim.dashboard import limits
+
+    mexico = cartelsim.load_scenario("mexico-2006-2012")
+    assert limits.request_error(mexico, 500, "aggregate", None) == ""
+    assert "runs: must be between 1 and 500 (got 501)" in limits.request_error(
+        mexico, 501, "aggregate", None
+    )
+    century = mexico.model_copy(
+        update={"simulation": mexico.simulation.model_copy(update={"weeks": 5200})}
+    )
+    assert "horizon: 5200 weeks" in limits.request_error(century, 1, "aggregate", None)
+    assert limits.request_error(mexico, 4, "agents", 1.0) == ""
+    assert "agent runs x scale x years" in limits.request_error(mexico, 10, "agents", 1.0)
+    assert limits.request_error(mexico, 50, "agents", 0.05) == ""
+    pc2023 = cartelsim.load_scenario("pc2023")
+    long_pc = pc2023.model_copy(
+        update={"simulation": pc2023.simulation.model_copy(update={"weeks": 1040})}
+    )
+    assert "runs x weeks x groups" in limits.request_error(long_pc, 300, "aggregate", None)
+    assert limits.request_error(pc2023, 500, "aggregate", None) == ""

@@ -29,7 +29,7 @@ SETTINGS = settings(
     max_examples=300,
     derandomize=True,
     database=None,
-    deadline=5000,  # a hang shows up as a deadline error
+    deadline=20_000,  # a hang shows up as a deadline error (generous: CI machines are slow)
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 

@@ -61,6 +61,18 @@ def _a(value: float, unit: str, why: str = "") -> _AgentParam:
     return _AgentParam(value=value, unit=unit, source=why or "assumption", assumption=True)
 
 
+_FITTED = (
+    "fitted: cartelsim grid search (python -m cartelsim.agents.fit: scale 0.25, 3 runs, the 6 "
+    "best re-run at 1:1) to the government killings database 2007-2010 (2026-11-24); the rule "
+    "itself is an assumption"
+)
+
+
+def _fitted(value: float, unit: str) -> _AgentParam:
+    """A value fitted to observed killings (agents/fit.py) in a rule that is an assumption."""
+    return _AgentParam(value=value, unit=unit, source=_FITTED, assumption=True)
+
+
 class AgentParameters(_Strict):
     """Agent-only parameters. Per day unless the unit says otherwise."""
 
@@ -101,15 +113,15 @@ class AgentParameters(_Strict):
     sharing_extra_informed: AgentParam = _a(
         1.0, "relative rise in people told of a raid at full sharing"
     )
-    leak_given_payroll: AgentParam = _a(
-        0.5, "chance that an informed person on the target's payroll leaks the raid"
+    leak_given_payroll: AgentParam = _fitted(
+        0.3, "chance that an informed person on the target's payroll leaks the raid"
     )
     retaliation_probability: AgentParam = _a(0.05, "chance a leaked raid draws retaliation")
     retaliation_deaths: AgentParam = _a(1.0, "state forces killed per retaliation (mean)")
     # leadership
     lieutenant_span: AgentParam = _a(50.0, "soldiers per lieutenant")
-    leader_capture: AgentParam = _a(
-        0.0003, "chance that a successful raid in the leader's region captures the leader"
+    leader_capture: AgentParam = _fitted(
+        0.0001, "chance that a successful raid in the leader's region captures the leader"
     )
     split_probability: AgentParam = _a(
         0.3,
@@ -158,7 +170,7 @@ class AgentParameters(_Strict):
     bribe_offer_rate: AgentParam = _a(
         0.5, "bribe offers per 1,000 members per unit region value per day"
     )
-    bribe_acceptance: AgentParam = _a(0.3, "chance an offer is accepted without vetting")
+    bribe_acceptance: AgentParam = _fitted(0.3, "chance an offer is accepted without vetting")
     payroll_exit_rate: AgentParam = _a(1 / 730, "per person on a payroll per day")
     vetting_removal_rate: AgentParam = _a(
         1 / 180, "purges per payroll person per day, full vetting"

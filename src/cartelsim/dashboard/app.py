@@ -29,7 +29,7 @@ import solara.util
 from ipyvuetify.extra import FileInput
 
 from cartelsim import runner
-from cartelsim.dashboard import figures, views
+from cartelsim.dashboard import figures, limits, views
 from cartelsim.dashboard.catalog import Catalog
 from cartelsim.dashboard.levers import Levers, apply_levers, make_levers
 from cartelsim.dashboard.posteriors import Posteriors, Sample, posterior_parquet, run_sample
@@ -41,7 +41,6 @@ from cartelsim.scenario import Scenario, ScenarioError
 #: the datasets folder.
 SERVER = {"catalog": Catalog(), "posteriors": Posteriors(), "data_dir": None}
 DEFAULT_SCENARIO = "mexico-2006-2012"
-MAX_RUNS = 500
 WITHOUT_LEVERS = "A without the levers"
 NO_POSTERIOR = "none"
 POSTERIOR_PREFIX = "posterior "
@@ -246,8 +245,15 @@ def _date(lever: str, text: str) -> dt.date | None:
 
 
 def _settings_error(posterior: str | None) -> str:
-    if not 1 <= runs.value <= MAX_RUNS:
-        return f"runs: must be between 1 and {MAX_RUNS} (got {runs.value})"
+    name = scenario_name.value
+    try:
+        scenario = uploads.value.get(name) or SERVER["catalog"].load(name)
+    except ScenarioError as exc:
+        return str(exc)
+    scale_value = scale.value / 100 if engine.value == "agents" else None
+    too_large = limits.request_error(scenario, runs.value, engine.value, scale_value)
+    if too_large:
+        return too_large
     if not 0 <= seed.value < 2**63:
         return f"seed: must be between 0 and 2**63-1 (got {seed.value})"
     if posterior is not None and engine.value != "aggregate":
