@@ -36,7 +36,7 @@ from cartelsim import draws, targets
 from cartelsim.aggregate import Trajectories, simulate
 from cartelsim.plan import Plan, make_plan
 from cartelsim.results import atomic_write
-from cartelsim.scenario import PARAMETER_NAMES, Prior, Scenario, ScenarioError, load_scenario
+from cartelsim.scenario import Prior, Scenario, ScenarioError, load_scenario
 
 #: Posterior-predictive draws used for bands and derived quantities.
 PREDICTIVE_DRAWS = 400
@@ -140,13 +140,7 @@ class ParticleModel:
 
     def __call__(self, theta) -> dict[str, np.ndarray]:
         values = {k: np.array([v]) for k, v in {**self.fixed, **natural(theta)}.items()}
-        params = self.plan.params[:, None].copy()
-        for name, value in values.items():
-            if name in PARAMETER_NAMES:
-                params[PARAMETER_NAMES.index(name)] = value
-        initial = self.plan.initial[:, None].copy()
-        if "initial_members_total" in values:
-            initial *= values["initial_members_total"][0] / self.plan.initial.sum()
+        params, initial = draws.run_inputs(self.plan, values, 1)
         seed = int(np.random.randint(0, 2**31 - 1))  # pyabc seeds numpy per worker
         traj = simulate(self.plan, 1, seed, params=params, initial=initial)
         weekly = draws.observables(self.plan, traj, values)

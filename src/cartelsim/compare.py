@@ -214,9 +214,6 @@ def figure(result: dict, path: str | Path) -> Path:
         ax.axvline(0, color="grey", lw=1)
         ax.set_title(f"change in {title} at {result['horizon']} (%)")
         ax.set_yticks(range(len(names)), names)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    from cartelsim.report import save_png
+
+    return save_png(fig, path)

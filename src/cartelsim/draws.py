@@ -51,16 +51,29 @@ def simulate_draws(
         plan = make_plan(scenario, data_dir, initial=initial[:, 0])
     else:
         plan = make_plan(scenario, data_dir)
-        if "initial_members_total" in draws:
-            scale = np.asarray(draws["initial_members_total"], float) / plan.initial.sum()
-            initial = plan.initial[:, None] * scale[None, :]
+    for name in draws:
+        if name in PARAMETER_NAMES:
+            _refuse_set_policy(scenario, name)
+    params, scaled = run_inputs(plan, draws, runs)
+    initial = scaled if initial is None else initial
+    traj = simulate(plan, runs=runs, seed=seed, params=params, initial=initial, record=record)
+    return plan, traj
+
+
+def run_inputs(
+    plan: Plan, draws: dict[str, np.ndarray], runs: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The engine's per-run inputs for these draws: params (P, runs), the plan's values with
+    the drawn rates put in, and the start (groups, runs), the plan's rescaled to each draw's
+    `initial_members_total` when given."""
     params = np.repeat(plan.params[:, None], runs, axis=1)
     for name, values in draws.items():
         if name in PARAMETER_NAMES:
-            _refuse_set_policy(scenario, name)
             params[PARAMETER_NAMES.index(name)] = values
-    traj = simulate(plan, runs=runs, seed=seed, params=params, initial=initial, record=record)
-    return plan, traj
+    initial = np.repeat(plan.initial[:, None], runs, axis=1)
+    if "initial_members_total" in draws:
+        initial *= np.asarray(draws["initial_members_total"], float) / plan.initial.sum()
+    return params, initial
 
 
 def observables(

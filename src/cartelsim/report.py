@@ -557,6 +557,17 @@ def _event_rank(label: str) -> int:
     return 1 if label.endswith("leader removed") else 0
 
 
+def save_png(fig, path: str | Path) -> Path:
+    """Write the figure as a PNG file (for the compare and sensitivity commands); it is
+    closed."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(path, format="png", dpi=DPI)
+    plt.close(fig)
+    return path
+
+
 def _png(fig) -> str:
     """The figure as an embedded PNG <img>; the figure is closed."""
     buffer = io.BytesIO()

@@ -126,9 +126,6 @@ def figure(result: dict, path: str | Path) -> Path:
         ax.set_ylim(0, 1.05)
     axes[0, 0].legend(fontsize=8)
     fig.suptitle(f"Sobol indices: {result['scenario']} ({result['runs']} runs)")
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    from cartelsim.report import save_png
+
+    return save_png(fig, path)

@@ -130,7 +130,7 @@ def simulate_agents(
     region_table = load_regions(settings.regions)
     plan = make_plan(scenario)
     outputs = []
-    for run_seed in run_seeds(seed, first_run + runs)[first_run:]:
+    for run_seed in run_seeds(seed, runs, first_run):
         world = build(plan, settings, region_table, int(run_seed))
         outputs.append((run_world(world), world))
         if progress is not None:
