@@ -40,9 +40,10 @@ import mesa
 import numpy as np
 
 from cartelsim.agents import schedule
+from cartelsim.agents.engine import settings_of, simulate_agents
 from cartelsim.agents.mechanisms import clashes, movement, raids
 from cartelsim.agents.regions import load_regions
-from cartelsim.agents.sim import build, settings_of, simulate_agents
+from cartelsim.agents.sim import build
 from cartelsim.agents.world import DAYS_PER_WEEK
 from cartelsim.scenario import validate
 
@@ -52,7 +53,7 @@ FULL_RUN = """
 import json, time
 t0 = time.perf_counter()
 import cartelsim
-from cartelsim.agents.sim import simulate_agents
+from cartelsim.agents.engine import simulate_agents
 t1 = time.perf_counter()
 out = simulate_agents(cartelsim.load_scenario("mexico-2006-2012"), runs=1, seed=0, scale=1.0)
 t2 = time.perf_counter()

@@ -60,9 +60,10 @@ import scipy  # noqa: E402
 from scipy.integrate import solve_ivp  # noqa: E402
 
 from cartelsim import datasets  # noqa: E402
-from cartelsim.aggregate import FLOWS, STEP_WEEKS, simulate  # noqa: E402
+from cartelsim.aggregate import STEP_WEEKS, simulate  # noqa: E402
 from cartelsim.plan import Plan, make_plan  # noqa: E402
 from cartelsim.scenario import PARAMETER_NAMES, Scenario, load_scenario  # noqa: E402
+from cartelsim.trajectories import FLOWS  # noqa: E402
 
 #: DESIGN.md section 7.
 TARGET_RUNS_PER_SECOND = 10_000

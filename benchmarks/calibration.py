@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from cartelsim import ensemble
-from cartelsim.calibrate import calibrate
+from cartelsim.analysis.calibrate import calibrate
 from cartelsim.scenario import load_scenario
 
 TARGET_SECONDS = 600.0

@@ -10,10 +10,11 @@ import pytest
 from conftest import small_document
 
 import cartelsim
-from cartelsim.agents.fit import killings_comparison
+from cartelsim.agents.engine import settings_of, simulate_agents
 from cartelsim.agents.population import ACTIVE, DEAD, DEFECTED, FREE
 from cartelsim.agents.regions import RegionError, load_regions
-from cartelsim.agents.sim import build, run_world, settings_of, simulate_agents
+from cartelsim.agents.sim import build, run_world
+from cartelsim.analysis.agent_fit import killings_comparison
 from cartelsim.cli import main
 from cartelsim.plan import make_plan
 from cartelsim.scenario import ScenarioError, load_scenario, validate

@@ -7,6 +7,7 @@ import pytest
 from conftest import small_document
 
 from cartelsim.agents import schedule
+from cartelsim.agents.engine import settings_of, simulate_agents
 from cartelsim.agents.mechanisms import (
     clashes,
     corruption,
@@ -17,7 +18,7 @@ from cartelsim.agents.mechanisms import (
     recruitment,
 )
 from cartelsim.agents.regions import load_regions
-from cartelsim.agents.sim import build, run_world, settings_of, simulate_agents
+from cartelsim.agents.sim import build, run_world
 from cartelsim.plan import FORCES_UNIT, make_plan
 from cartelsim.scenario import validate
 

@@ -8,10 +8,11 @@ from conftest import small_document
 from scipy.integrate import solve_ivp
 
 from cartelsim import datasets
-from cartelsim.aggregate import FLOWS, simulate
+from cartelsim.aggregate import simulate
 from cartelsim.plan import make_plan
 from cartelsim.runner import run
 from cartelsim.scenario import load_scenario, merge, validate
+from cartelsim.trajectories import FLOWS
 
 
 def _plan(document: dict, data_dir=None):

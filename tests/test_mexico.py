@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from cartelsim import observe
+from cartelsim import datasets
 from cartelsim.runner import run
 from cartelsim.scenario import load_scenario
 
@@ -30,7 +30,7 @@ def test_deployments_match_the_fact_file():
     """The scenario's deployments are the figures of facts/mexico_state_forces.csv."""
     facts = {
         r["date"]: (float(r["troops"]), float(r["federal_police"]))
-        for r in observe.fact_rows("mexico_state_forces.csv")
+        for r in datasets.fact_rows("mexico_state_forces.csv")
     }
     scenario = load_scenario("mexico-2006-2012")
     used = {d.date.isoformat(): (d.troops, d.federal_police) for d in scenario.deployments}

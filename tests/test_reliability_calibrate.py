@@ -13,11 +13,11 @@ import time
 import pyabc
 from test_calibration import synthetic_scenario
 
-from cartelsim import calibrate
+from cartelsim.analysis import calibrate
 
 SCRIPT = """
 import sys, pickle
-from cartelsim.calibrate import calibrate
+from cartelsim.analysis.calibrate import calibrate
 scenario = pickle.load(open(sys.argv[1], "rb"))
 calibrate(scenario, sys.argv[2], populations=6, particles=60)
 """

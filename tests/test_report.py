@@ -10,8 +10,8 @@ import matplotlib.pyplot as plt
 import pytest
 from conftest import small_document
 
-from cartelsim import observe
-from cartelsim.report import write_report
+from cartelsim import datasets
+from cartelsim.report.run_report import write_report
 from cartelsim.runner import run
 from cartelsim.scenario import load_scenario, validate
 
@@ -149,7 +149,7 @@ def _claim(claim: str, date: str, value: float, comparison: str) -> dict[str, st
 
 def _report_with_claims(monkeypatch, tmp_path, rows) -> tuple:
     """Run the claims scenario and report it with these rows as the fact file."""
-    monkeypatch.setattr(observe, "fact_rows", lambda file: rows)
+    monkeypatch.setattr(datasets, "fact_rows", lambda file: rows)
     results = run(_claims_scenario())
     text = write_report(results, tmp_path / "report.html").read_text(encoding="utf-8")
     return results, text
@@ -196,6 +196,6 @@ def test_claims_skipped_without_fact_file(monkeypatch, tmp_path):
     def missing(file):
         raise FileNotFoundError(file)
 
-    monkeypatch.setattr(observe, "fact_rows", missing)
+    monkeypatch.setattr(datasets, "fact_rows", missing)
     text = write_report(run(_claims_scenario()), tmp_path / "r.html").read_text(encoding="utf-8")
     assert "Claims in the news reports" not in text and "<h2>Inputs</h2>" in text

@@ -31,7 +31,6 @@ Numba kernels hold the only loops over groups and runs.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Literal
 
 import numba
@@ -39,9 +38,8 @@ import numpy as np
 
 from cartelsim.plan import ADD, MOVE, Plan
 from cartelsim.rng import run_seeds
+from cartelsim.trajectories import FLOWS, Trajectories
 
-#: Weekly national flows recorded for every run, in this order.
-FLOWS = ("recruits", "incapacitated", "state_kills", "conflict_deaths", "saturation")
 #: Runs simulated together in one kernel call; also the unit of progress reporting.
 BLOCK = 64
 #: The same for the "dopri5" integrator, whose speed is bound by writing the weekly output:
@@ -55,21 +53,6 @@ NATIONAL_BLOCK = 256
 #: with steps half as long (down to one week).
 STEP_WEEKS = 52
 TOLERANCE = 1e-8
-
-
-@dataclass(frozen=True)
-class Trajectories:
-    """Raw engine output for an ensemble.
-
-    members: (weeks + 1, groups, runs) stock at the start of each week (and the end); with
-        simulate(record="national"), (weeks + 1, 1, runs): the total over the groups.
-    flows: (weeks, len(FLOWS), runs) national totals during each week.
-    params: (P, runs) the parameter values each run used.
-    """
-
-    members: np.ndarray
-    flows: np.ndarray
-    params: np.ndarray
 
 
 def simulate(

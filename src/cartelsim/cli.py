@@ -160,8 +160,8 @@ def _scale(text: str) -> float:
 
 def _run_agents(args, scenario, runs: int, seed: int, out: Path) -> dict[str, Path]:
     """The agent engine: runs one after the other in this process; writes the same files."""
-    from cartelsim.agents.sim import run_agents
-    from cartelsim.report import write_report
+    from cartelsim.agents.engine import run_agents
+    from cartelsim.report.run_report import write_report
 
     if (out / "summary.json").exists() and not args.force:
         raise FileExistsError(
@@ -250,7 +250,7 @@ def _run(args) -> int:
 
 
 def _fit(args) -> int:
-    from cartelsim.fit import fit
+    from cartelsim.analysis.fit import fit
 
     outcome = fit(args.scenario, args.param, data_dir=args.data_dir)
     if args.json:
@@ -267,7 +267,8 @@ def _fit(args) -> int:
 
 
 def _calibrate(args) -> int:
-    from cartelsim.calibrate import calibrate
+    from cartelsim.analysis.calibrate import calibrate
+    from cartelsim.report import calibration_report
 
     fix = {}
     for item in args.fix:
@@ -286,6 +287,7 @@ def _calibrate(args) -> int:
         data_dir=args.data_dir,
         fix=fix,
         seed=args.seed,
+        write_report=calibration_report.write,
     )
     keys = ("scenario", "populations", "particles", "posterior", "derived")
     if args.json:
@@ -301,7 +303,8 @@ def _calibrate(args) -> int:
 def _compare(args) -> int:
     import datetime as dt
 
-    from cartelsim import compare
+    from cartelsim.analysis import compare
+    from cartelsim.report import figures
 
     start = None
     if args.start is not None:
@@ -322,7 +325,7 @@ def _compare(args) -> int:
     out.mkdir(parents=True, exist_ok=True)
     (out / "compare.json").write_text(json.dumps(result, indent=2), encoding="utf-8")
     (out / "compare.txt").write_text(compare.table(result) + "\n", encoding="utf-8")
-    figure = compare.figure(result, out / "compare.png")
+    figure = figures.compare_figure(result, out / "compare.png")
     if args.json:
         print(json.dumps(result, indent=2))
     else:
@@ -332,7 +335,8 @@ def _compare(args) -> int:
 
 
 def _sensitivity(args) -> int:
-    from cartelsim import sensitivity
+    from cartelsim.analysis import sensitivity
+    from cartelsim.report import figures
 
     result = sensitivity.sensitivity(
         args.scenario, samples=args.samples, seed=args.seed, data_dir=args.data_dir
@@ -342,7 +346,7 @@ def _sensitivity(args) -> int:
     table = sensitivity.frame(result)
     table.to_csv(out / "sobol.csv", index=False)
     (out / "sobol.json").write_text(json.dumps(result, indent=2), encoding="utf-8")
-    figure = sensitivity.figure(result, out / "sobol.png")
+    figure = figures.sobol_figure(result, out / "sobol.png")
     if args.json:
         print(json.dumps(result, indent=2))
     else:

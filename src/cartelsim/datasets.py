@@ -11,10 +11,14 @@ import csv
 import hashlib
 import os
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
 import pooch
+
+#: The package's own data (data/): built-in scenarios, facts with sources, policy levers.
+PACKAGE_DATA = resources.files("cartelsim") / "data"
 
 PC2023_URL = "https://zenodo.org/records/8190491/files/"
 #: MD5 of each file as deposited by the authors (Zenodo record 8190491).
@@ -27,6 +31,12 @@ PC2023_FILES = {
 PC2023_CITATION = (
     "Prieto-Curiel, Campedelli & Hope (2023), Science 381:1312, data: Zenodo record 8190491"
 )
+
+
+def fact_rows(file: str) -> list[dict[str, str]]:
+    """Rows of a built-in fact file (data/facts/FILE), every row with its source column."""
+    text = (PACKAGE_DATA / "facts" / file).read_text(encoding="utf-8")
+    return list(csv.DictReader(text.splitlines()))
 
 
 class DataError(RuntimeError):

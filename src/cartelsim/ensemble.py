@@ -33,9 +33,9 @@ import numpy as np
 
 import cartelsim
 from cartelsim import runner
-from cartelsim.aggregate import Trajectories
 from cartelsim.results import Results, atomic_write, read_summary
 from cartelsim.scenario import Scenario, load_scenario, validate
+from cartelsim.trajectories import Trajectories
 
 #: Runs per part file: the unit of checkpointing and of work sent to a worker.
 CHUNK = 64
@@ -88,7 +88,9 @@ def run_ensemble(
     results = _assemble(scenario, seed, data_dir, [_part_path(parts, *c) for c in chunks])
     paths = results.write(out, force=True)  # anything there was checked by _prepare
     if report:
-        from cartelsim.report import write_report  # matplotlib: imported only when needed
+        from cartelsim.report.run_report import (
+            write_report,  # matplotlib: imported only when needed
+        )
 
         paths["report"] = write_report(results, out / "report.html")
     elif (out / "report.html").exists():  # a replaced result's report would not match

@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from cartelsim.aggregate import FLOWS, Trajectories
 from cartelsim.plan import ADD, Plan
+from cartelsim.trajectories import FLOWS, Trajectories
 
 #: Relative tolerance of the checks: far above rounding (1e-15), far below any real error.
 RTOL = 1e-9

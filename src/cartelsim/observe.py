@@ -16,14 +16,13 @@ from __future__ import annotations
 import csv
 import datetime as dt
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
 
 from cartelsim import datasets
-from cartelsim.aggregate import FLOWS, Trajectories
 from cartelsim.plan import WEEKS_PER_YEAR, Plan
+from cartelsim.trajectories import FLOWS, Trajectories
 
 
 @dataclass(frozen=True)
@@ -137,14 +136,8 @@ def _csv_series(key: str, path: Path) -> ObservedSeries:
     return ObservedSeries(key, "per year", values, months, sources)
 
 
-def fact_rows(file: str) -> list[dict[str, str]]:
-    """Rows of a package fact file (facts/<file>)."""
-    text = (resources.files("cartelsim") / "facts" / file).read_text(encoding="utf-8")
-    return list(csv.DictReader(text.splitlines()))
-
-
 def _fact_series(name: str) -> ObservedSeries:
-    rows = [r for r in fact_rows("mexico_yearly.csv") if r["series"] == name]
+    rows = [r for r in datasets.fact_rows("mexico_yearly.csv") if r["series"] == name]
     if not rows:
         raise KeyError(f"unknown mexico series {name!r}")
     values, months, sources = {}, {}, {}

@@ -24,8 +24,8 @@ import pyarrow.parquet as pq
 
 import cartelsim
 from cartelsim import observe
-from cartelsim.aggregate import Trajectories
 from cartelsim.plan import Plan
+from cartelsim.trajectories import Trajectories
 
 #: National weekly variables written to the tidy table (group "all").
 NATIONAL = (

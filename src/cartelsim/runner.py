@@ -36,7 +36,7 @@ def run(
     if not isinstance(scenario, Scenario):
         scenario = load_scenario(scenario)
     if engine == "agents":
-        from cartelsim.agents.sim import run_agents
+        from cartelsim.agents.engine import run_agents
 
         return run_agents(scenario, runs, seed, scale, regions, progress, first_run)
     if engine != "aggregate":

@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import datetime as dt
 import tomllib
-from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 from cartelsim.agents.settings import AgentSettings
+from cartelsim.datasets import PACKAGE_DATA
 
 #: Scalar model parameters, in the order the engine stores them (see aggregate.PARAM_INDEX).
 PARAMETER_NAMES = (
@@ -30,6 +30,17 @@ PARAMETER_NAMES = (
     "state_arrest_rate",
     "state_kill_rate",
 )
+#: Each parameter's position in PARAMETER_NAMES, Plan.params and Trajectories.params, by
+#: name: code reads params[RECRUITMENT_RATE], never params[0] (plain ints, so Numba kernels
+#: take them as compile-time constants).
+(
+    RECRUITMENT_RATE,
+    INCAPACITATION,
+    CONFLICT_LETHALITY,
+    SATURATION,
+    STATE_ARREST_RATE,
+    STATE_KILL_RATE,
+) = range(len(PARAMETER_NAMES))
 #: What a policy may change: a parameter, or the size of the deployed state forces.
 POLICY_TARGETS = (*PARAMETER_NAMES, "state_forces")
 #: Model variables an observed series can be compared with (see observe.py).
@@ -406,7 +417,7 @@ class _FieldError(ValueError):
 
 def builtin_names() -> list[str]:
     """Names of the scenarios shipped with cartelsim."""
-    folder = resources.files("cartelsim") / "scenarios"
+    folder = PACKAGE_DATA / "scenarios"
     return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".toml"))
 
 
@@ -520,7 +531,7 @@ def _resolve(name_or_path: str, chain: tuple[str, ...]) -> tuple[dict[str, Any],
 
 def _read(name_or_path: str) -> tuple[str, str, Path | None]:
     if name_or_path in builtin_names():
-        file = resources.files("cartelsim") / "scenarios" / f"{name_or_path}.toml"
+        file = PACKAGE_DATA / "scenarios" / f"{name_or_path}.toml"
         return file.read_text(encoding="utf-8"), f"{name_or_path}.toml", None
     path = Path(name_or_path)
     if not path.is_file():

@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import csv
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
+
+from cartelsim.datasets import PACKAGE_DATA
 
 STATES_FILE = "mexico_states.csv"
 REQUIRED = ("id", "name", "population", "neighbours")
@@ -57,7 +58,7 @@ class Regions:
 def load_regions(spec: str) -> Regions:
     """'states' for the built-in states, else the path of a region CSV."""
     if spec == "states":
-        text = (resources.files("cartelsim") / "facts" / STATES_FILE).read_text(encoding="utf-8")
+        text = (PACKAGE_DATA / "facts" / STATES_FILE).read_text(encoding="utf-8")
         return _parse(text, "states")
     path = Path(spec)
     if not path.is_file():

@@ -62,7 +62,8 @@ def _a(value: float, unit: str, why: str = "") -> _AgentParam:
 
 
 _FITTED = (
-    "fitted: cartelsim grid search (python -m cartelsim.agents.fit: scale 0.25, 3 runs, the 6 "
+    "fitted: cartelsim grid search (python -m cartelsim.analysis.agent_fit: scale 0.25, 3 runs, "
+    "the 6 "
     "best re-run at 1:1) to the government killings database 2007-2010 (2026-11-24); the rule "
     "itself is an assumption"
 )

@@ -645,7 +645,7 @@ def Downloads(result: Outcome):  # noqa: N802 (components are CamelCase in Solar
         return buffer.getvalue().encode()
 
     def report() -> bytes:
-        from cartelsim.report import write_report
+        from cartelsim.report.run_report import write_report
 
         with tempfile.TemporaryDirectory() as folder:
             return write_report(result.results, Path(folder) / "report.html").read_bytes()

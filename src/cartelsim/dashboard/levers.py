@@ -24,7 +24,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from cartelsim.observe import fact_rows
+from cartelsim.datasets import fact_rows
 from cartelsim.scenario import Scenario, ScenarioError, validate
 
 #: Arrests per deployed force with shared intelligence, relative to without. Nobody has

@@ -27,11 +27,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from cartelsim import draws
-from cartelsim.aggregate import Trajectories
-from cartelsim.compare import posterior_draws
+from cartelsim.analysis import draws
+from cartelsim.analysis.compare import posterior_draws
 from cartelsim.results import Results, provenance
 from cartelsim.scenario import Scenario
+from cartelsim.trajectories import Trajectories
 
 #: The files a calibration folder must have to be listed.
 POSTERIOR_FILE, SUMMARY_FILE = "posterior.parquet", "summary.json"
@@ -115,11 +115,7 @@ def run_sample(
         weeklies.append(draws.observables(plan, traj, values))
         if progress is not None:
             progress(traj.members.shape[2])
-    traj = Trajectories(
-        members=np.concatenate([t.members for t in trajs], axis=2),
-        flows=np.concatenate([t.flows for t in trajs], axis=2),
-        params=np.concatenate([t.params for t in trajs], axis=1),
-    )
+    traj = Trajectories.join(trajs)
     weekly = {k: np.concatenate([w[k] for w in weeklies], axis=1) for k in weeklies[0]}
     return Results(plans[0], traj, seed, str(data_dir) if data_dir else None, _weekly=weekly)
 

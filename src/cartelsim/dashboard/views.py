@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from cartelsim import observe
+from cartelsim import datasets, observe
 from cartelsim.scenario import Scenario
 
 QUANTILES = {"q05": 0.05, "q25": 0.25, "q50": 0.5, "q75": 0.75, "q95": 0.95}
@@ -120,7 +120,7 @@ class States:
 
     @classmethod
     def load(cls) -> States:
-        rows = pd.DataFrame(observe.fact_rows("mexico_states.csv"))
+        rows = pd.DataFrame(datasets.fact_rows("mexico_states.csv"))
         table = pd.DataFrame(
             {
                 "abbr": rows["abbr"].to_numpy(),
@@ -131,7 +131,7 @@ class States:
             },
             index=rows["id"].astype(int).rename("region"),
         )
-        tally = pd.DataFrame(observe.fact_rows("mexico_state_executions_2009.csv"))
+        tally = pd.DataFrame(datasets.fact_rows("mexico_state_executions_2009.csv"))
         milenio = pd.to_numeric(tally["milenio"], errors="coerce").to_numpy()
         executions = pd.Series(milenio, index=tally["id"].astype(int).to_numpy())
         return cls(table, executions.reindex(table.index))

@@ -12,29 +12,20 @@ Plotting lives here and only here: the engine never imports matplotlib (STYLE.md
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
-import html
-import io
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import matplotlib
+import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.ticker import StrMethodFormatter
 
-from cartelsim import observe
-from cartelsim.agents import maps
+from cartelsim import datasets
+from cartelsim.report import agent_map, page
 from cartelsim.results import Results, atomic_write
 from cartelsim.scenario import builtin_names, load_scenario
 
-# A report is written from scripts, servers and CI without a display: never pick a GUI backend.
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.ticker import StrMethodFormatter  # noqa: E402
-
-#: Figure resolution: sharp on screen while pc2023 (4 figures) stays well under 2 MB.
-DPI = 100
 #: Figure width in inches (1,000 px at DPI).
 WIDTH = 10.0
 #: Quantiles of the ensemble shown as the band around the mean.
@@ -59,20 +50,6 @@ CLAIM_GROUPS = ("SIN", "GOL", "ZET")
 #: "About V" in a news report is a rounded figure: read it as V +/- 25 %.
 APPROX_TOLERANCE = 0.25
 
-STYLE = """
-body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, Arial, sans-serif;
-       max-width: 1040px; margin: 2em auto; padding: 0 1em; color: #222; line-height: 1.45; }
-h1 { margin-bottom: 0.2em; } h2 { border-bottom: 1px solid #ccc; margin-top: 2em; }
-table { border-collapse: collapse; margin: 0.8em 0; font-size: 0.88em; }
-th, td { border: 1px solid #ccc; padding: 3px 7px; text-align: left; vertical-align: top; }
-th { background: #f0f0f0; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
-tr.assumption td { background: #fff4d6; }
-.flag { color: #8a5a00; font-weight: bold; }
-img { max-width: 100%; } code, .mono { font-family: ui-monospace, Menlo, Consolas, monospace; }
-li { overflow-wrap: anywhere; } .meta td:first-child { font-weight: bold; }
-.note { color: #555; font-size: 0.9em; }
-"""
-
 
 def write_report(results: Results, path: str | Path) -> Path:
     """Write the HTML report of `results` to `path` (atomically) and return the path."""
@@ -90,14 +67,14 @@ def _page(results: Results, summary: dict) -> str:
         _flows_section(results),
         _observed_section(results, summary["observed_vs_simulated"]),
         _claims_section(results),
-        maps.section(results),  # agent engine only: map, ranking
+        agent_map.section(results),  # agent engine only: map, ranking
         _inputs_section(results),
         _footer(results),
     ]
-    title = _esc(f"cartelsim report: {results.plan.scenario.name}")
+    title = page.esc(f"cartelsim report: {results.plan.scenario.name}")
     return (
         f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n<title>{title}'
-        f"</title>\n<style>{STYLE}</style>\n</head>\n<body>\n"
+        f"</title>\n<style>{page.STYLE}</style>\n</head>\n<body>\n"
         + "\n".join(sections)
         + "\n</body>\n</html>\n"
     )
@@ -116,10 +93,12 @@ def _header(results: Results, summary: dict) -> str:
         ("cartelsim version", prov["cartelsim_version"]),
         ("Scenario sha256", prov["scenario_sha256"]),
     ]
-    rows = "".join(f"<tr><td>{_esc(k)}</td><td class='mono'>{_esc(v)}</td></tr>" for k, v in meta)
+    rows = "".join(
+        f"<tr><td>{page.esc(k)}</td><td class='mono'>{page.esc(v)}</td></tr>" for k, v in meta
+    )
     return (
-        f"<h1>{_esc(scenario.name)}</h1>\n"
-        f'<p style="white-space: pre-line">{_esc(scenario.description)}</p>\n'
+        f"<h1>{page.esc(scenario.name)}</h1>\n"
+        f'<p style="white-space: pre-line">{page.esc(scenario.description)}</p>\n'
         f'<table class="meta">{rows}</table>'
     )
 
@@ -141,7 +120,7 @@ def _members_section(results: Results) -> str:
         _finish_axis(ax, "members")
     _mark_events([top, bottom], plan.event_marks)
     note = "Members at the start of each week." + _band_note(results.runs)
-    return f"<h2>Members</h2>\n{_png(fig)}\n<p class='note'>{note}</p>"
+    return f"<h2>Members</h2>\n{page.png(fig)}\n<p class='note'>{note}</p>"
 
 
 def _group_lines(names: list[str], members: np.ndarray) -> list[tuple[str, np.ndarray]]:
@@ -176,7 +155,7 @@ def _flows_section(results: Results) -> str:
         _finish_axis(ax, "per week")
     _mark_events(axes, plan.event_marks)
     note = "National totals during each week, dated at the week's start." + _band_note(results.runs)
-    return f"<h2>Weekly flows</h2>\n{_png(fig)}\n<p class='note'>{note}</p>"
+    return f"<h2>Weekly flows</h2>\n{page.png(fig)}\n<p class='note'>{note}</p>"
 
 
 # --- 4. observed against simulated ----------------------------------------------------------
@@ -194,7 +173,7 @@ def _observed_section(results: Results, rows: list[dict]) -> str:
         ax.set_xlim(results.plan.dates()[0], results.plan.dates()[-1])
         _finish_axis(ax, "per year (or months shown)")
     _mark_events(axes[:, 0], results.plan.event_marks)
-    return "\n".join([head, _png(fig), _observed_table(rows, results.runs), _sources(rows)])
+    return "\n".join([head, page.png(fig), _observed_table(rows, results.runs), _sources(rows)])
 
 
 def _plot_observed(ax, rows: list[dict], band: bool) -> None:
@@ -226,7 +205,7 @@ def _observed_table(rows: list[dict], runs: int) -> str:
             cells.append(f"{_count(r['simulated_q05'])} - {_count(r['simulated_q95'])}")
         cells += [f"{r['relative_error']:+.1%}", "yes" if r["fit"] else "no"]
         body.append(cells)
-    return _table(headers, body)
+    return page.table(headers, body)
 
 
 def _sources(rows: list[dict]) -> str:
@@ -238,8 +217,8 @@ def _sources(rows: list[dict]) -> str:
         for r in (r for r in rows if r["series"] == name):
             for source in filter(None, (part.strip() for part in r["source"].split(";"))):
                 years.setdefault(source, []).append(str(r["year"]))
-        listed = "".join(f"<li>{_esc(s)} ({', '.join(y)})</li>" for s, y in years.items())
-        items.append(f"<li><b>{_esc(name)}</b><ul>{listed}</ul></li>")
+        listed = "".join(f"<li>{page.esc(s)} ({', '.join(y)})</li>" for s, y in years.items())
+        items.append(f"<li><b>{page.esc(name)}</b><ul>{listed}</ul></li>")
     return "<p>Sources of the observed series:</p>\n<ul>" + "".join(items) + "</ul>"
 
 
@@ -307,14 +286,14 @@ def _claims_section(results: Results) -> str:
         "<h2>Claims in the news reports</h2>\n<p>Each claim is set against the same quantity "
         "in the model. The model supports a claim when its 5 %-95 % range lies on the claimed "
         f"side (for 'about', within {APPROX_TOLERANCE:.0%} of the claim); it partly supports "
-        "it when only part of that range does.</p>\n" + _table(headers, checked)
+        "it when only part of that range does.</p>\n" + page.table(headers, checked)
     )
 
 
 def _claim_rows() -> list[dict[str, str]]:
     """The fact file's rows; none if it is missing or being written (no header yet)."""
     try:
-        rows = observe.fact_rows(CLAIMS_FILE)
+        rows = datasets.fact_rows(CLAIMS_FILE)
     except (OSError, UnicodeDecodeError):  # missing (FileNotFoundError) or half-written
         return []
     return [r for r in rows if r.get("claim") in CLAIM_CHECKS]
@@ -427,7 +406,7 @@ def _param_table(model, names: tuple[str, ...] | None = None) -> str:
         flag = "assumption" if param.assumption else ""
         rows.append([name, f"{param.value:.6g}", param.unit, param.source, flag])
         flagged.append(param.assumption)
-    return _table(["parameter", "value", "unit", "source", ""], rows, flagged)
+    return page.table(["parameter", "value", "unit", "source", ""], rows, flagged)
 
 
 def _series_table(series: list) -> str:
@@ -438,7 +417,7 @@ def _series_table(series: list) -> str:
         [s.name, s.variable, s.data, f"{s.relative_error:g}", "yes" if s.fit else "no"]
         for s in series
     ]
-    return _table(headers, rows)
+    return page.table(headers, rows)
 
 
 def _groups_table(results: Results) -> str:
@@ -455,11 +434,11 @@ def _groups_table(results: Results) -> str:
             ]
             for g in scenario.groups
         ]
-        return _table(headers, rows, [g.assumption for g in scenario.groups])
+        return page.table(headers, rows, [g.assumption for g in scenario.groups])
     source = _dataset_group_source(results)
     members = zip(plan.names, plan.shorts, plan.initial, strict=True)
     rows = [[name, short, _count(c), source, ""] for name, short, c in members]
-    return _table(headers, rows)
+    return page.table(headers, rows)
 
 
 def _dataset_group_source(results: Results) -> str:
@@ -474,7 +453,7 @@ def _deployments_table(deployments: list) -> str:
     rows = [
         [str(d.date), _count(d.troops), _count(d.federal_police), d.source] for d in deployments
     ]
-    return _table(["date", "troops", "federal police", "source"], rows)
+    return page.table(["date", "troops", "federal police", "source"], rows)
 
 
 def _events_table(events: list) -> str:
@@ -483,7 +462,7 @@ def _events_table(events: list) -> str:
         groups = [getattr(e, "group", None), getattr(e, "new_group", None)]
         groups = [g for g in groups if g] + list(getattr(e, "groups", ()))
         rows.append([str(e.date), e.type, ", ".join(groups), e.source])
-    return _table(["date", "type", "groups", "source"], rows)
+    return page.table(["date", "type", "groups", "source"], rows)
 
 
 def _policies_table(policies: list) -> str:
@@ -491,7 +470,7 @@ def _policies_table(policies: list) -> str:
     for p in policies:
         change = f"x {p.multiply:g}" if p.multiply is not None else f"= {p.set:g}"
         rows.append([str(p.date), p.parameter, change, p.note])
-    return _table(["date", "parameter", "change", "note"], rows)
+    return page.table(["date", "parameter", "change", "note"], rows)
 
 
 # --- 7. footer ------------------------------------------------------------------------------
@@ -500,10 +479,10 @@ def _policies_table(policies: list) -> str:
 def _footer(results: Results) -> str:
     scenario = results.plan.scenario
     command = f"cartelsim run {scenario.name} --runs {results.runs} --seed {results.seed}"
-    text = f"<h2>How to reproduce</h2>\n<pre><code>{_esc(command)}</code></pre>"
+    text = f"<h2>How to reproduce</h2>\n<pre><code>{page.esc(command)}</code></pre>"
     if scenario.name in builtin_names() and load_scenario(scenario.name) != scenario:
         text += (
-            f"<p>This run used a changed copy of the built-in scenario {_esc(scenario.name)}: "
+            f"<p>This run used a changed copy of the built-in scenario {page.esc(scenario.name)}: "
             "save it as a TOML file (with <code>extends</code>) and run that file instead. "
             "The scenario sha256 above identifies the exact scenario.</p>"
         )
@@ -557,56 +536,6 @@ def _event_rank(label: str) -> int:
     return 1 if label.endswith("leader removed") else 0
 
 
-def save_png(fig, path: str | Path) -> Path:
-    """Write the figure as a PNG file (for the compare and sensitivity commands); it is
-    closed."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.tight_layout()
-    fig.savefig(path, format="png", dpi=DPI)
-    plt.close(fig)
-    return path
-
-
-def _png(fig) -> str:
-    """The figure as an embedded PNG <img>; the figure is closed."""
-    buffer = io.BytesIO()
-    fig.tight_layout()
-    fig.savefig(buffer, format="png", dpi=DPI)
-    plt.close(fig)
-    data = base64.b64encode(buffer.getvalue()).decode("ascii")
-    return f'<img alt="figure" src="data:image/png;base64,{data}">'
-
-
-def _table(headers: list[str], rows: list[list[str]], flagged: list[bool] | None = None) -> str:
-    """An HTML table; every cell is escaped. Flagged rows are highlighted as assumptions."""
-    if not rows:
-        return "<p>None.</p>"
-    flagged = flagged or [False] * len(rows)
-    head = "".join(f"<th>{_esc(h)}</th>" for h in headers)
-    body = []
-    for cells, flag in zip(rows, flagged, strict=True):
-        tds = "".join(_cell(c) for c in cells)
-        body.append(f"<tr class='assumption'>{tds}</tr>" if flag else f"<tr>{tds}</tr>")
-    return f"<table>\n<tr>{head}</tr>\n" + "\n".join(body) + "\n</table>"
-
-
-def _cell(text: str) -> str:
-    if text == "assumption":
-        return "<td class='flag'>assumption</td>"
-    kind = " class='num'" if _is_number(text) else ""
-    return f"<td{kind}>{_esc(text)}</td>"
-
-
-def _is_number(text: str) -> bool:
-    """Numbers are right-aligned: '1,234', '-9.0%', '2.5e-08'."""
-    try:
-        float(text.replace(",", "").removesuffix("%"))
-    except ValueError:
-        return False
-    return True
-
-
 def _band_note(runs: int) -> str:
     return f" Shaded: 5 %-95 % of {runs} runs." if runs > 1 else ""
 
@@ -624,7 +553,3 @@ def _count(x: float) -> str:
 
 def _short_text(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "\u2026"
-
-
-def _esc(text: str) -> str:
-    return html.escape(str(text))

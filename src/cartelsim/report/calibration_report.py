@@ -17,8 +17,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pyabc.visualization  # noqa: E402
 
-from cartelsim import targets  # noqa: E402
-from cartelsim.report import STYLE, _esc, _png, _table  # noqa: E402
+from cartelsim.analysis import targets  # noqa: E402
+from cartelsim.report import page  # noqa: E402
 from cartelsim.results import atomic_write  # noqa: E402
 
 #: At most this many parameters in the pair plot (it grows as the square).
@@ -37,7 +37,7 @@ SYMBOLS = {
 def write(path: Path, problem, table: pd.DataFrame, pred: dict, summary: dict) -> Path:
     """Write OUT/report.html atomically."""
     sections = [
-        f"<h1>Calibration of {_esc(summary['scenario'])}</h1>",
+        f"<h1>Calibration of {page.esc(summary['scenario'])}</h1>",
         _overview(summary),
         "<h2>Posterior predictive check</h2>",
         "<p>Simulated yearly values at draws from the posterior, averaged over the "
@@ -50,12 +50,14 @@ def write(path: Path, problem, table: pd.DataFrame, pred: dict, summary: dict) -
         _posterior_table(problem, summary),
         _pairs(problem, table, summary["incapacitation_form"]),
     ]
-    page = (
+    text = (
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-        f"<title>cartelsim calibration: {_esc(summary['scenario'])}</title>\n"
-        f"<style>{STYLE}</style>\n</head>\n<body>\n" + "\n".join(sections) + "\n</body>\n</html>\n"
+        f"<title>cartelsim calibration: {page.esc(summary['scenario'])}</title>\n"
+        f"<style>{page.STYLE}</style>\n</head>\n<body>\n"
+        + "\n".join(sections)
+        + "\n</body>\n</html>\n"
     )
-    atomic_write(path, lambda tmp: Path(tmp).write_text(page, encoding="utf-8"))
+    atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
     return path
 
 
@@ -72,11 +74,11 @@ def _overview(summary: dict) -> str:
         f"<p>pyabc ABC-SMC: {summary['populations']} populations of {summary['particles']} "
         f"particles, {summary['simulations']:,} simulations. Acceptance thresholds (weighted "
         f"log misfit): {eps}. Incapacitation forms and their posterior probabilities: {probs}"
-        f" (posterior table and pair plot below: {_esc(summary['incapacitation_form'])}; "
+        f" (posterior table and pair plot below: {page.esc(summary['incapacitation_form'])}; "
         "predictions and the quantities at the end date: model-averaged). "
-        f"Fixed: {_esc(fixed)}.</p>"
+        f"Fixed: {page.esc(fixed)}.</p>"
         + "<h3>At the end date</h3>"
-        + _table(["quantity", "median", "5 %", "95 %"], rows)
+        + page.table(["quantity", "median", "5 %", "95 %"], rows)
     )
 
 
@@ -102,7 +104,7 @@ def _bands(problem, pred) -> str:
         ax.set_title(name)
         ax.set_ylim(bottom=0)
         ax.legend(loc="upper left", fontsize=8)
-    return _png(fig)
+    return page.png(fig)
 
 
 def _x(label: str) -> float:
@@ -138,7 +140,7 @@ def _points_table(problem, pred) -> str:
             ]
         )
     headers = ["target", "when", "", "observed", "median", "90 %", "consistent", "rel. error"]
-    return _table([*headers, "source"], rows)
+    return page.table([*headers, "source"], rows)
 
 
 def _posterior_table(problem, summary) -> str:
@@ -156,7 +158,7 @@ def _posterior_table(problem, summary) -> str:
         cells = [f"{q['median']:.4g}", f"{q['q05']:.4g}", f"{q['q95']:.4g}", shape, note]
         rows.append([name, SYMBOLS.get(name, ""), *cells])
     headers = ["parameter", "symbol", "median", "5 %", "95 %", "prior", "prior source"]
-    return _table(headers, rows)
+    return page.table(headers, rows)
 
 
 def _pairs(problem, table: pd.DataFrame, form: str) -> str:
@@ -174,4 +176,4 @@ def _pairs(problem, table: pd.DataFrame, form: str) -> str:
     grid = pyabc.visualization.plot_kde_matrix(df, rows.weight.to_numpy())
     fig = grid.flat[0].figure
     fig.set_size_inches(2.2 * len(shown), 2.2 * len(shown))
-    return "<h3>Pair plot (weighted kernel density of the final population)</h3>" + _png(fig)
+    return "<h3>Pair plot (weighted kernel density of the final population)</h3>" + page.png(fig)

@@ -1,6 +1,6 @@
 """Coarse grid fit of a few agent-only parameters to a scenario's observed killings.
 
-    python -m cartelsim.agents.fit [SCENARIO] [--scale 0.25] [--runs 3] [--years 2007-2010]
+    python -m cartelsim.analysis.agent_fit [SCENARIO] [--scale 0.25] [--runs 3] [--years 2007-2010]
 
 The agent engine is stochastic and its outputs jump with every draw, so a gradient method
 (fit.py's least squares for the aggregate engine) would follow noise. Instead every point of
@@ -21,9 +21,9 @@ import itertools
 import numpy as np
 
 from cartelsim import observe
+from cartelsim.agents.engine import simulate_agents
 from cartelsim.agents.settings import AgentSettings
-from cartelsim.agents.sim import simulate_agents
-from cartelsim.fit import _targets
+from cartelsim.analysis.fit import _targets
 from cartelsim.plan import make_plan
 from cartelsim.scenario import Scenario, load_scenario
 

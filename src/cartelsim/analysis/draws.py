@@ -14,9 +14,10 @@ from pathlib import Path
 import numpy as np
 
 from cartelsim import observe
-from cartelsim.aggregate import Trajectories, simulate
+from cartelsim.aggregate import simulate
 from cartelsim.plan import WEEKS_PER_YEAR, Plan, make_plan
 from cartelsim.scenario import PARAMETER_NAMES, Scenario, ScenarioError, load_scenario
+from cartelsim.trajectories import Trajectories
 
 #: Defaults for the observation shares when a scenario does not give them.
 DEFAULT_INCARCERATION_SHARE = 1.0

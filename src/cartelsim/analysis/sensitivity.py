@@ -16,7 +16,7 @@ import pandas as pd
 from SALib.analyze import sobol
 from SALib.sample import sobol as saltelli
 
-from cartelsim import draws
+from cartelsim.analysis import draws
 from cartelsim.scenario import Prior, Scenario, ScenarioError, load_scenario
 
 #: Outputs analysed: at the scenario's end date, or summed over the run (members killed, and
@@ -104,28 +104,3 @@ def frame(result: dict) -> pd.DataFrame:
         for name, values in by_name.items()
     ]
     return pd.DataFrame(rows)
-
-
-def figure(result: dict, path: str | Path) -> Path:
-    """Bar chart: S1 and ST of every parameter, one panel per output."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    table = frame(result)
-    outputs = list(result["indices"])
-    fig, axes = plt.subplots(len(outputs), 1, figsize=(9, 2.6 * len(outputs)), squeeze=False)
-    for ax, output in zip(axes[:, 0], outputs, strict=True):
-        rows = table[table.output == output]
-        x = np.arange(len(rows))
-        ax.bar(x - 0.2, rows.S1, 0.4, yerr=rows.S1_conf, label="first order (S1)")
-        ax.bar(x + 0.2, rows.ST, 0.4, yerr=rows.ST_conf, label="total (ST)")
-        ax.set_xticks(x, rows.parameter, rotation=20, fontsize=8)
-        ax.set_title(output)
-        ax.set_ylim(0, 1.05)
-    axes[0, 0].legend(fontsize=8)
-    fig.suptitle(f"Sobol indices: {result['scenario']} ({result['runs']} runs)")
-    from cartelsim.report import save_png
-
-    return save_png(fig, path)

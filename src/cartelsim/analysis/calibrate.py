@@ -25,6 +25,7 @@ import hashlib
 import json
 import logging
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,11 +33,12 @@ import numpy as np
 import pandas as pd
 import pyabc
 
-from cartelsim import draws, targets
-from cartelsim.aggregate import Trajectories, simulate
+from cartelsim.aggregate import simulate
+from cartelsim.analysis import draws, targets
 from cartelsim.plan import Plan, make_plan
 from cartelsim.results import atomic_write
 from cartelsim.scenario import Prior, Scenario, ScenarioError, load_scenario
+from cartelsim.trajectories import Trajectories
 
 #: Posterior-predictive draws used for bands and derived quantities.
 PREDICTIVE_DRAWS = 400
@@ -158,9 +160,14 @@ def calibrate(
     data_dir: str | Path | None = None,
     fix: dict[str, float] | None = None,
     seed: int = 0,
+    write_report: Callable | None = None,
 ) -> dict:
     """Run (or continue) the ABC-SMC calibration into folder `out`; return the summary dict
-    (also written to OUT/summary.json) after writing posterior.parquet and report.html."""
+    (also written to OUT/summary.json) after writing posterior.parquet.
+
+    `write_report(path, problem, table, predictive, summary)` writes OUT/report.html from
+    what the calibration computed (the CLI passes report.calibration_report.write: analyses
+    never import the reports, which import them)."""
     problem = setup(scenario, data_dir, fix)
     cal = problem.scenario.calibration
     populations = populations or cal.populations
@@ -198,7 +205,7 @@ def calibrate(
     finally:
         if client is not None:
             client.close()
-    return summarize(problem, history, out, seed)
+    return summarize(problem, history, out, seed, write_report)
 
 
 def _dask_client(scheduler: str | None):
@@ -309,11 +316,7 @@ def predictive(problem: Setup, table: pd.DataFrame, seed: int) -> dict:
         plan, traj = draws.simulate_draws(problem.scenario, values, seed, problem.data_dir, form)
         trajs.append(traj)
         weeklies.append(draws.observables(plan, traj, values))
-    traj = Trajectories(
-        members=np.concatenate([t.members for t in trajs], axis=2),
-        flows=np.concatenate([t.flows for t in trajs], axis=2),
-        params=np.concatenate([t.params for t in trajs], axis=1),
-    )
+    traj = Trajectories.join(trajs)
     weekly = {k: np.concatenate([w[k] for w in weeklies], axis=1) for k in weeklies[0]}
     return {"traj": traj, "weekly": weekly}
 
@@ -330,9 +333,9 @@ def quantiles(x: np.ndarray, weights: np.ndarray | None = None) -> dict[str, flo
     return {"median": float(q[0]), "q05": float(q[1]), "q95": float(q[2])}
 
 
-def summarize(problem: Setup, history: pyabc.History, out: Path, seed: int) -> dict:
-    from cartelsim import calibration_report
-
+def summarize(
+    problem: Setup, history: pyabc.History, out: Path, seed: int, write_report=None
+) -> dict:
     table = posterior_table(problem, history)
     atomic_write(out / "posterior.parquet", lambda tmp: table.to_parquet(tmp, index=False))
     probabilities = table.groupby("incapacitation_form").model_probability.first()
@@ -360,5 +363,6 @@ def summarize(problem: Setup, history: pyabc.History, out: Path, seed: int) -> d
     atomic_write(
         out / "summary.json", lambda tmp: Path(tmp).write_text(json.dumps(summary, indent=2))
     )
-    calibration_report.write(out / "report.html", problem, table, pred, summary)
+    if write_report is not None:
+        write_report(out / "report.html", problem, table, pred, summary)
     return summary

@@ -18,10 +18,10 @@ from pathlib import Path
 
 import numpy as np
 
-from cartelsim import observe
-from cartelsim.aggregate import Trajectories
+from cartelsim import datasets, observe
 from cartelsim.plan import Plan
 from cartelsim.scenario import Calibration
+from cartelsim.trajectories import Trajectories
 
 #: Scenario target variable -> weekly variable of draws.observables.
 WEEKLY = {**observe.VARIABLE_OF, "incarcerations": "incarcerations"}
@@ -78,9 +78,9 @@ def target_points(plan: Plan, calibration: Calibration, data_dir: str | Path | N
 
 
 def _claim_point(plan: Plan, target, name: str) -> Point:
-    rows = [r for r in observe.fact_rows("mexico_claims.csv") if r["claim"] == name]
+    rows = [r for r in datasets.fact_rows("mexico_claims.csv") if r["claim"] == name]
     if not rows:
-        known = ", ".join(r["claim"] for r in observe.fact_rows("mexico_claims.csv"))
+        known = ", ".join(r["claim"] for r in datasets.fact_rows("mexico_claims.csv"))
         raise ValueError(f"calibration target {target.name}: unknown claim {name!r} ({known})")
     row = rows[0]
     if target.variable != "members":

@@ -14,14 +14,14 @@ from __future__ import annotations
 
 import datetime as dt
 import tomllib
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from cartelsim import draws
-from cartelsim.calibrate import posterior_sample, quantiles
+from cartelsim.analysis import draws
+from cartelsim.analysis.calibrate import posterior_sample, quantiles
+from cartelsim.datasets import PACKAGE_DATA
 from cartelsim.scenario import (
     MergeEvent,
     Policy,
@@ -38,7 +38,7 @@ DEFAULT_RUNS = 200
 
 
 def builtin_policies() -> dict[str, dict]:
-    text = (resources.files("cartelsim") / "policies.toml").read_text(encoding="utf-8")
+    text = (PACKAGE_DATA / "policies.toml").read_text(encoding="utf-8")
     return tomllib.loads(text)
 
 
@@ -193,27 +193,3 @@ def table(result: dict) -> str:
 
 def _pct(q: dict) -> str:
     return f"{q['median']:+.1f} [{q['q05']:+.1f}, {q['q95']:+.1f}]"
-
-
-def figure(result: dict, path: str | Path) -> Path:
-    """Each policy's change against the base: median and 90 % interval, two panels."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    names = list(result["policies"])
-    fig, axes = plt.subplots(1, 2, figsize=(11, 0.6 * len(names) + 1.8), sharey=True)
-    for ax, key, title in zip(
-        axes, ("members_total", "deaths_per_week"), ("members", "deaths per week"), strict=True
-    ):
-        for y, name in enumerate(names):
-            q = result["policies"][name]["change_vs_base_pct"][key]
-            ax.plot([q["q05"], q["q95"]], [y, y], color="tab:blue", lw=3)
-            ax.plot([q["median"]], [y], "o", color="black")
-        ax.axvline(0, color="grey", lw=1)
-        ax.set_title(f"change in {title} at {result['horizon']} (%)")
-        ax.set_yticks(range(len(names)), names)
-    from cartelsim.report import save_png
-
-    return save_png(fig, path)

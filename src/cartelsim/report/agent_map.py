@@ -15,7 +15,9 @@ import numpy as np
 from scipy.stats import spearmanr
 
 from cartelsim.agents.output import regional_weekly
-from cartelsim.observe import fact_rows, window, years
+from cartelsim.datasets import fact_rows
+from cartelsim.observe import window, years
+from cartelsim.report import page
 
 OBSERVED_FILE = "mexico_state_executions_2009.csv"
 OBSERVED_YEAR = 2009
@@ -28,16 +30,15 @@ def section(results) -> str:
     """HTML of the section, or "" for results of the aggregate engine."""
     if results.agents is None:
         return ""
-    from cartelsim.report import _esc, _png, _table  # report.py calls us: import when used
 
     rates, shown = killing_rates(results)
     parts = ["<h2>Regions: killings per 100,000 by year</h2>"]
     regions = results.agents.regions
     if regions.grid is not None and shown:
-        parts.append(_png(_map(regions, rates, shown)))
+        parts.append(page.png(_map(regions, rates, shown)))
         parts.append(
             f"<p class='note'>Killings the conflict causes (member deaths / cartel share), per "
-            f"100,000 people ({_esc(regions.label)}; population as in the region table), "
+            f"100,000 people ({page.esc(regions.label)}; population as in the region table), "
             f"ensemble mean of {results.runs} run(s) at scale {results.agents.scale:g}.</p>"
         )
     else:
@@ -50,12 +51,12 @@ def section(results) -> str:
             "<p>Simulated killings against newspaper tallies of executions by state "
             "(Milenio, El Universal, Reforma; diegovalle/Homicide-MX-Drug-War). Spearman rank "
             "correlation, simulated against each tally: "
-            + ", ".join(f"{_esc(k)} {v:+.2f}" for k, v in rho.items())
+            + ", ".join(f"{page.esc(k)} {v:+.2f}" for k, v in rho.items())
             + ".</p>"
         )
         headers = ["state", "simulated", "rank", "Milenio", "rank", "Reforma", "rank"]
-        parts.append(_table(headers, rows))
-    parts.append(_settings_table(results, _table))
+        parts.append(page.table(headers, rows))
+    parts.append(_settings_table(results, page.table))
     return "\n".join(parts)
 
 
