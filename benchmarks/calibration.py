@@ -70,9 +70,7 @@ def main(argv: list[str] | None = None) -> int:
         stochastic = scenario.model_copy(
             update={"simulation": scenario.simulation.model_copy(update={"mode": "stochastic"})}
         )
-        ensemble.run_ensemble(
-            stochastic, 8, Path(tmp) / "warm", data_dir=args.data_dir, report=False
-        )
+        ensemble.run_ensemble(stochastic, 8, Path(tmp) / "warm", data_dir=args.data_dir)
         report["ensemble"] = {"scenario": "pc2023, stochastic", "runs": args.runs}
         finals = {}
         for workers in (1, 2):
@@ -85,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
 
             results, _ = ensemble.run_ensemble(
                 stochastic, args.runs, Path(tmp) / f"w{workers}", workers=workers,
-                data_dir=args.data_dir, report=False, progress=progress,
+                data_dir=args.data_dir, progress=progress,
             )  # fmt: skip
             total = time.perf_counter() - start
             report["ensemble"][f"{workers}_worker"] = {

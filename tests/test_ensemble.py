@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from cartelsim import ensemble
+from cartelsim.report.run_report import write_report
 from cartelsim.results import read_results
 from cartelsim.runner import run
 from cartelsim.scenario import load_scenario, validate
@@ -25,7 +26,9 @@ def test_chunks_equal_one_call(tmp_path):
     """Runs computed in chunks of 3 equal runner.run's runs exactly, in the same order."""
     scenario = stochastic_mexico()
     whole = run(scenario, runs=10, seed=4)
-    results, paths = ensemble.run_ensemble(scenario, 10, tmp_path / "o", 4, chunk=3)
+    results, paths = ensemble.run_ensemble(
+        scenario, 10, tmp_path / "o", 4, chunk=3, write_report=write_report
+    )
     np.testing.assert_array_equal(results.traj.members, whole.traj.members)
     np.testing.assert_array_equal(results.traj.flows, whole.traj.flows)
     assert not np.array_equal(whole.traj.members[-1, :, 0], whole.traj.members[-1, :, 1])
@@ -53,9 +56,7 @@ def test_start_from_scenario_in_chunks(tmp_path, pc2023_dir):
     document["simulation"]["mode"] = "stochastic"
     scenario = validate(document, "halve.toml")
     whole = run(scenario, runs=3, seed=2, data_dir=pc2023_dir)
-    results, _ = ensemble.run_ensemble(
-        scenario, 3, tmp_path / "o", 2, chunk=2, data_dir=pc2023_dir, report=False
-    )
+    results, _ = ensemble.run_ensemble(scenario, 3, tmp_path / "o", 2, chunk=2, data_dir=pc2023_dir)
     np.testing.assert_array_equal(results.traj.members, whole.traj.members)
     assert results.summary() == whole.summary()
 
@@ -65,8 +66,8 @@ def _interrupt_after(monkeypatch, parts_written: int) -> None:
     save = ensemble._save_part
     count = {"n": 0}
 
-    def save_then_maybe_stop(path, traj):
-        save(path, traj)
+    def save_then_maybe_stop(path, *args):
+        save(path, *args)
         count["n"] += 1
         if count["n"] == parts_written:
             raise KeyboardInterrupt
@@ -81,14 +82,14 @@ def test_resume_recomputes_only_missing_and_damaged_parts(tmp_path, monkeypatch)
     out = tmp_path / "o"
     _interrupt_after(monkeypatch, 3)
     with pytest.raises(KeyboardInterrupt):
-        ensemble.run_ensemble(scenario, 20, out, 9, chunk=4, report=False)
+        ensemble.run_ensemble(scenario, 20, out, 9, chunk=4)
     monkeypatch.undo()
     parts = sorted((out / "parts").glob("runs-*.npz"))
     assert len(parts) == 3 and not (out / "summary.json").exists()
     damaged = parts[1]
     damaged.write_bytes(damaged.read_bytes()[:-100])
     with pytest.raises(FileExistsError, match="unfinished ensemble is there; use --resume"):
-        ensemble.run_ensemble(scenario, 20, out, 9, chunk=4, report=False)
+        ensemble.run_ensemble(scenario, 20, out, 9, chunk=4)
     with pytest.raises(ValueError, match=r"seed: the unfinished ensemble has 9, this run 8"):
         ensemble.run_ensemble(scenario, 20, out, 8, chunk=4, resume=True)
 
@@ -101,13 +102,11 @@ def test_resume_recomputes_only_missing_and_damaged_parts(tmp_path, monkeypatch)
 
     monkeypatch.setattr(ensemble, "_simulate_chunk", counting)
     done = []
-    ensemble.run_ensemble(
-        scenario, 20, out, 9, chunk=4, resume=True, progress=done.append, report=False
-    )
+    ensemble.run_ensemble(scenario, 20, out, 9, chunk=4, resume=True, progress=done.append)
     assert sorted(simulated) == [(4, 8), (12, 16), (16, 20)]
     assert done[0] == 8 and sum(done) == 20
     assert not (out / "parts").exists()
-    reference, _ = ensemble.run_ensemble(scenario, 20, tmp_path / "ref", 9, report=False)
+    reference, _ = ensemble.run_ensemble(scenario, 20, tmp_path / "ref", 9)
     assert read_results(out / "results.parquet").equals(
         read_results(tmp_path / "ref" / "results.parquet")
     )
@@ -118,13 +117,13 @@ def test_finished_result_is_kept_without_force(tmp_path):
     removes a report that no longer matches)."""
     scenario = stochastic_mexico()
     out = tmp_path / "o"
-    ensemble.run_ensemble(scenario, 2, out, 1, report=False)
+    ensemble.run_ensemble(scenario, 2, out, 1)
     before = (out / "results.parquet").read_bytes()
     for resume in (False, True):
         with pytest.raises(FileExistsError, match="finished result is already there"):
-            ensemble.run_ensemble(scenario, 2, out, 2, resume=resume, report=False)
+            ensemble.run_ensemble(scenario, 2, out, 2, resume=resume)
     assert (out / "results.parquet").read_bytes() == before
     (out / "report.html").write_text("the replaced result's report", encoding="utf-8")
-    ensemble.run_ensemble(scenario, 2, out, 2, force=True, report=False)
+    ensemble.run_ensemble(scenario, 2, out, 2, force=True)
     assert json.loads((out / "summary.json").read_text())["seed"] == 2
     assert not (out / "report.html").exists()  # it described the replaced result

@@ -21,7 +21,7 @@ FLIPS = 300
 def finished(tmp_path_factory):
     """A finished two-run result of the Mexico scenario (no report: not under test)."""
     out = tmp_path_factory.mktemp("finished")
-    run_ensemble("mexico-2006-2012", 2, out, 0, report=False)
+    run_ensemble("mexico-2006-2012", 2, out, 0)
     return out
 
 

@@ -49,7 +49,7 @@ def test_sigkill_then_resume_gives_the_uninterrupted_result(tmp_path, capsys):
     assert main([*args, "--resume"]) == 0
     resumed = read_results(out / "results.parquet")
 
-    _, paths = run_ensemble(scenario, RUNS, tmp_path / "whole", 3, report=False)
+    _, paths = run_ensemble(scenario, RUNS, tmp_path / "whole", 3)
     whole = read_results(paths["results"])
     assert resumed.equals(whole)
     per_run = resumed.groupby("run").size()

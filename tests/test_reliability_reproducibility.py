@@ -32,7 +32,7 @@ def test_one_worker_two_workers_and_dask_give_identical_files(tmp_path, stochast
     The Dask cluster runs in threads (two workers, two threads each), so chunks of one
     process run concurrently: the harder case for per-run seeding."""
     outs = {name: tmp_path / name for name in ("one", "two", "dask")}
-    common = {"chunk": 5, "report": False}
+    common = {"chunk": 5}
     run_ensemble(stochastic, 23, outs["one"], 8, workers=1, **common)
     run_ensemble(stochastic, 23, outs["two"], 8, workers=2, **common)
     with LocalCluster(
@@ -51,7 +51,7 @@ def test_one_worker_two_workers_and_dask_give_identical_files(tmp_path, stochast
 def test_results_record_version_scenario_seed_and_dependencies(tmp_path, stochastic):
     """The Parquet metadata and the summary hold the version, the resolved scenario with its
     hash, the seed and the versions of the packages that compute and write the numbers."""
-    _, paths = run_ensemble(stochastic, 2, tmp_path / "o", 5, report=False)
+    _, paths = run_ensemble(stochastic, 2, tmp_path / "o", 5)
     meta = pq.read_schema(paths["results"]).metadata
     prov = json.loads(paths["summary"].read_text(encoding="utf-8"))["provenance"]
     for record in ({k.decode(): json.loads(v) for k, v in meta.items() if k != b"pandas"}, prov):
@@ -81,7 +81,7 @@ def test_run_from_refuses_an_edited_or_damaged_summary(tmp_path, stochastic, cap
     """An edited scenario fails its recorded hash; --from with --seed is refused; each is a
     one-line error naming the file."""
     out = tmp_path / "o"
-    run_ensemble(stochastic, 1, out, 0, report=False)
+    run_ensemble(stochastic, 1, out, 0)
     summary_path = out / "summary.json"
     summary = json.loads(summary_path.read_text(encoding="utf-8"))
     summary["provenance"]["scenario"]["parameters"]["saturation"]["value"] *= 2

@@ -263,7 +263,7 @@ def toml_files(draw) -> bytes:
         for slot in draw(st.lists(st.sampled_from(SLOTS), min_size=1, max_size=3)):
             values[slot] = draw(LITERALS)
         return TEMPLATE.format(**values).encode("utf-8")
-    builtin = resources.files("cartelsim") / "scenarios" / "mexico-2006-2012.toml"
+    builtin = resources.files("cartelsim") / "data" / "scenarios" / "mexico-2006-2012.toml"
     data = builtin.read_bytes()
     if kind == "truncated":
         return data[: draw(st.integers(0, len(data)))]

@@ -2,13 +2,15 @@
 
 Reading order: scenario (the input schema) -> plan (scenario to arrays) -> aggregate (the
 engine) -> observe (model to recorded numbers) -> results (tables, summary) -> report (HTML)
--> cli (the command line). runner.run ties them together.
+-> cli (the command line). runner.run ties them together; engines.py is how the core
+finds the engines (the aggregate one and the agent engine in agents/).
 """
 
-__version__ = "0.1.0"
+from cartelsim.results import Results
+from cartelsim.runner import run
+from cartelsim.scenario import Scenario, ScenarioError, load_scenario
+from cartelsim.version import VERSION
 
-from cartelsim.results import Results  # noqa: E402
-from cartelsim.runner import run  # noqa: E402
-from cartelsim.scenario import Scenario, ScenarioError, load_scenario  # noqa: E402
+__version__ = VERSION
 
 __all__ = ["Results", "Scenario", "ScenarioError", "load_scenario", "run", "__version__"]

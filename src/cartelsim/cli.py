@@ -158,22 +158,6 @@ def _scale(text: str) -> float:
     return value
 
 
-def _run_agents(args, scenario, runs: int, seed: int, out: Path) -> dict[str, Path]:
-    """The agent engine: runs one after the other in this process; writes the same files."""
-    from cartelsim.agents.engine import run_agents
-    from cartelsim.report.run_report import write_report
-
-    if (out / "summary.json").exists() and not args.force:
-        raise FileExistsError(
-            f"{out / 'summary.json'}: a finished result is already there; use --force to replace it"
-        )
-    with tqdm(total=runs, desc=scenario.name, unit="run", delay=1.0, file=sys.stderr) as bar:
-        results = run_agents(scenario, runs, seed, args.scale, args.regions, bar.update)
-    paths = results.write(out, force=True)
-    paths["report"] = write_report(results, out / "report.html")
-    return paths
-
-
 def _seed(text: str) -> int:
     value = int(text)
     if not 0 <= value < 2**63:
@@ -191,13 +175,17 @@ def _scenarios(args) -> int:
 
 def _run(args) -> int:
     from cartelsim import ensemble
+    from cartelsim.report.run_report import write_report
     from cartelsim.scenario import load_scenario
 
     original = None
+    engine, options = args.engine, {"scale": args.scale, "regions": args.regions}
     if args.from_summary is not None:
         if args.scenario is not None or args.runs is not None or args.seed is not None:
             raise ValueError("--from: takes the scenario, --runs and --seed from the summary")
         scenario, runs, seed, original = ensemble.from_summary(args.from_summary)
+        engine = original["engine"]
+        options = {**original.get("engine_options", {}), **_given(options)}
         if original["provenance"].get("cartelsim_version") != cartelsim.__version__:
             print(
                 f"cartelsim: note: {args.from_summary} was made by cartelsim "
@@ -211,42 +199,44 @@ def _run(args) -> int:
         scenario = load_scenario(args.scenario)
         runs, seed = args.runs or 1, args.seed or 0
     out = args.out or Path("results") / scenario.name
-    if args.engine == "agents":
-        paths = _run_agents(args, scenario, runs, seed, out)
-    elif args.scale is not None or args.regions is not None:
-        raise ValueError("--scale, --regions: only with --engine agents")
-    else:
-        with tqdm(total=runs, desc=scenario.name, unit="run", delay=1.0, file=sys.stderr) as bar:
-            _, paths = ensemble.run_ensemble(
-                scenario,
-                runs,
-                out,
-                seed,
-                workers=args.workers,
-                scheduler=args.scheduler,
-                resume=args.resume,
-                force=args.force,
-                chunk=args.chunk or ensemble.CHUNK,
-                data_dir=args.data_dir,
-                progress=bar.update,
-            )
-    report = paths["report"]
+    with tqdm(total=runs, desc=scenario.name, unit="run", delay=1.0, file=sys.stderr) as bar:
+        results, paths = ensemble.run_ensemble(
+            scenario,
+            runs,
+            out,
+            seed,
+            workers=args.workers,
+            scheduler=args.scheduler,
+            resume=args.resume,
+            force=args.force,
+            chunk=args.chunk,
+            data_dir=args.data_dir,
+            progress=bar.update,
+            write_report=write_report,
+            engine=engine,
+            **_given(options),
+        )
+    summary = results.summary()
     if original is not None:
-        changed = ensemble.differences(original, json.loads(paths["summary"].read_text("utf-8")))
+        changed = ensemble.differences(original, summary)
         verdict = f"differs from it in {', '.join(changed)}" if changed else "is identical to it"
         print(f"cartelsim: reran {args.from_summary}; the new summary {verdict}", file=sys.stderr)
     if args.json:
-        print(paths["summary"].read_text(encoding="utf-8"))
+        print(json.dumps(summary, indent=2))
     else:
-        summary = json.loads(paths["summary"].read_text(encoding="utf-8"))
         final = summary["final"]
         print(f"{scenario.name}: {summary['start']} to {summary['end']}, {runs} run(s)")
         print(f"  members at the end: {final['members_total']:,.0f}")
         print(f"  deaths per week at the end: {final['deaths_per_week']:,.1f}")
         print(f"results: {paths['results']}")
         print(f"summary: {paths['summary']}")
-    print(f"report: {report.resolve()}", file=sys.stderr if args.json else sys.stdout)
+    print(f"report: {paths['report'].resolve()}", file=sys.stderr if args.json else sys.stdout)
     return 0
+
+
+def _given(options: dict) -> dict:
+    """The options the user set (None: not given)."""
+    return {k: v for k, v in options.items() if v is not None}
 
 
 def _fit(args) -> int:

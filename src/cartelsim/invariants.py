@@ -33,6 +33,12 @@ class InvariantError(RuntimeError):
 
 def check(plan: Plan, traj: Trajectories, first_run: int = 0) -> None:
     """Raise InvariantError at the first broken rule; `first_run` numbers the runs."""
+    check_values(plan, traj, first_run)
+    check_balance(plan, traj, first_run)
+
+
+def check_values(plan: Plan, traj: Trajectories, first_run: int = 0) -> None:
+    """Every stock and flow is finite and not negative (both engines)."""
     members, flows = traj.members, traj.flows  # (weeks + 1, groups, runs), (weeks, F, runs)
     dates = plan.dates()
 
@@ -71,6 +77,17 @@ def check(plan: Plan, traj: Trajectories, first_run: int = 0) -> None:
             f"{_label(plan)}: national {FLOWS[k]} is negative ({flows[t, k, r]:.6g}) "
             f"during {where(t, r)} (group all)"
         )
+
+
+def check_balance(plan: Plan, traj: Trajectories, first_run: int = 0) -> None:
+    """The national change in members over each week equals the recorded flows (the
+    aggregate engine; the agent engine checks its own accounting, which has releases)."""
+    members, flows = traj.members, traj.flows
+    dates = plan.dates()
+
+    def where(week: int, run: int) -> str:
+        return f"week {week} ({dates[week].isoformat()}), run {first_run + run}"
+
     totals = members.sum(axis=1)  # (weeks + 1, runs)
     net = flows[:, 0] - flows[:, 1:].sum(axis=1)  # (weeks, runs)
     imbalance = totals[1:] - totals[:-1] - net - _added(plan)[:, None]

@@ -83,7 +83,13 @@ class Plan:
         return self.start_year + np.arange(self.weeks + 1) / WEEKS_PER_YEAR
 
     def dates(self) -> list[dt.date]:
-        return [date_of(y) for y in self.week_year()]
+        """The date each week starts (and the end date), computed once per plan: every
+        output step asks for them. Treat the list as read-only."""
+        dates = self.__dict__.get("_dates")
+        if dates is None:
+            dates = [date_of(y) for y in self.week_year()]
+            object.__setattr__(self, "_dates", dates)
+        return dates
 
     def week_of(self, day: dt.date) -> int:
         """First week starting on or after `day` (negative if before the start)."""
@@ -97,6 +103,11 @@ def make_plan(
     label = f"{scenario.name}.toml"
     names, shorts, rivalry, alliance, start, zipf = _groups(scenario, data_dir)
     if initial is not None:
+        if len(initial) != len(shorts):
+            raise ScenarioError(
+                f"{label}: simulation.start_from: {scenario.simulation.start_from} has "
+                f"{len(initial)} groups, this scenario {len(shorts)}"
+            )
         start, zipf = np.asarray(initial, dtype=float).copy(), False
     start_year = decimal_year(scenario.simulation.start)
     weeks = scenario.simulation.weeks

@@ -8,24 +8,23 @@ version, the scenario (resolved text and hash) and the seed, so any file can be 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import platform
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-import cartelsim
 from cartelsim import observe
+from cartelsim.engines import Extra
 from cartelsim.plan import Plan
 from cartelsim.trajectories import Trajectories
+from cartelsim.version import VERSION
 
 #: National weekly variables written to the tidy table (group "all").
 NATIONAL = (
@@ -50,8 +49,12 @@ class Results:
     seed: int
     data_dir: str | None = None
     engine: str = "aggregate"
-    agents: Any = None  # the agent engine's AgentRuns (regions, agent counts), else None
+    #: What the engine keeps beside the trajectories (the agent engine: regions, agents at
+    #: the start), with its own tidy rows and summary keys; None for the aggregate engine.
+    extra: Extra | None = None
     _weekly: dict[str, np.ndarray] | None = field(default=None, repr=False)
+    _summary: dict | None = field(default=None, repr=False)
+    _provenance: dict | None = field(default=None, repr=False)
 
     @property
     def runs(self) -> int:
@@ -112,16 +115,27 @@ class Results:
         table = pd.concat(frames, ignore_index=True)
         del frames
         table.insert(3, "region", 0)
-        if self.agents is not None:
-            from cartelsim.agents.output import regional_table
-
-            table = pd.concat([table, regional_table(self)], ignore_index=True)
+        if self.extra is not None:
+            table = pd.concat([table, self.extra.tidy_rows(self)], ignore_index=True)
         for column in ("group", "variable"):
             table[column] = table[column].astype("category")
         return table
 
     def summary(self) -> dict:
-        """The JSON summary (see README): final state, yearly totals, observed vs simulated."""
+        """The JSON summary (see README): final state, yearly totals, observed vs simulated.
+
+        Made once: the file, the report and the command line all read this dict."""
+        if self._summary is None:
+            self._summary = self._make_summary()
+        return self._summary
+
+    def provenance(self) -> dict:
+        """What identifies this result: version, scenario and its hash, seed, dependencies."""
+        if self._provenance is None:
+            self._provenance = provenance(self.plan, self.seed)
+        return self._provenance
+
+    def _make_summary(self) -> dict:
         plan, w = self.plan, self.weekly
         final_members = self.traj.members[-1]  # (groups, runs)
         final = {
@@ -145,12 +159,9 @@ class Results:
             out["final_q95"] = _reduce(final, lambda x: np.quantile(x, 0.95))
         out["yearly"] = self.yearly()
         out["observed_vs_simulated"] = observe.compare(plan, w, self.data_dir)
-        if self.agents is not None:
-            from cartelsim.agents.output import yearly_by_region
-
-            out["agents"] = self.agents.start
-            out["yearly_by_region"] = yearly_by_region(self)
-        out["provenance"] = provenance(plan, self.seed)
+        if self.extra is not None:
+            out.update(self.extra.summary(self))
+        out["provenance"] = self.provenance()
         return out
 
     def yearly(self) -> list[dict]:
@@ -183,9 +194,7 @@ class Results:
             )
         out.mkdir(parents=True, exist_ok=True)
         table = pa.Table.from_pandas(self.to_pandas(), preserve_index=False)
-        meta = {
-            k.encode(): json.dumps(v).encode() for k, v in provenance(self.plan, self.seed).items()
-        }
+        meta = {k.encode(): json.dumps(v).encode() for k, v in self.provenance().items()}
         table = table.replace_schema_metadata({**(table.schema.metadata or {}), **meta})
         # Page checksums: a damaged file fails to read instead of giving other numbers.
         atomic_write(
@@ -203,18 +212,14 @@ def _reduce(values: dict, how) -> dict:
     return out
 
 
-def scenario_text(plan: Plan) -> str:
-    """The fully resolved scenario (after `extends`) as canonical JSON."""
-    return plan.scenario.model_dump_json(indent=None)
-
-
 def provenance(plan: Plan, seed: int) -> dict:
-    text = scenario_text(plan)
+    """Version, resolved scenario and its hash (Scenario.sha256), seed, dependencies."""
+    scenario = plan.scenario
     return {
-        "cartelsim_version": cartelsim.__version__,
-        "scenario_sha256": hashlib.sha256(text.encode()).hexdigest(),
+        "cartelsim_version": VERSION,
+        "scenario_sha256": scenario.sha256(),
         "seed": seed,
-        "scenario": json.loads(text),
+        "scenario": json.loads(scenario.text()),
         "dependencies": dependency_versions(),
     }
 

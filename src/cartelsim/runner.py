@@ -1,13 +1,88 @@
-"""Run a scenario end to end: resolve `start_from`, compile, simulate, wrap the results."""
+"""Run a scenario: one path for every engine, whether in memory (`run`) or to disk in
+checkpointed chunks (ensemble.py, which calls the same three steps).
+
+    prepare(scenario)        once: compile the plan (and, with `start_from`, run the base)
+    simulate(prepared, a, b) per chunk of runs a..b-1, anywhere: a process, a Dask worker
+    assemble(prepared, parts) once: the parts joined in run order, as Results
+
+The engine does the work of each step (engines.py); the aggregate engine's steps are here,
+the agent engine's in cartelsim.agents.engine. Nothing is computed twice: the plan is built
+in `prepare` and travels with the chunks.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from cartelsim import aggregate, invariants
-from cartelsim.plan import make_plan
+import numpy as np
+
+from cartelsim import aggregate, engines, invariants
+from cartelsim.engines import Engine, Part
+from cartelsim.plan import Plan, make_plan
 from cartelsim.results import Results
 from cartelsim.scenario import Scenario, ScenarioError, load_scenario
+from cartelsim.trajectories import Trajectories
+
+#: Runs per chunk when a `start_from` base is computed inside `prepare`.
+CHUNK = 64
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A scenario made ready to simulate runs first..stop-1 of the ensemble seeded `seed`."""
+
+    scenario: Scenario
+    engine: Engine
+    context: Any  # the engine's own: for the aggregate engine an AggregateContext
+    seed: int
+    first: int
+    stop: int
+    data_dir: str | None
+
+
+def prepare(
+    scenario: Scenario | str | Path,
+    runs: int = 1,
+    seed: int = 0,
+    data_dir: str | Path | None = None,
+    *,
+    first_run: int = 0,
+    engine: str = "aggregate",
+    **options: Any,
+) -> Prepared:
+    """Compile `scenario` for runs first_run..first_run + runs - 1 with `engine`.
+
+    `options` are the engine's own (the agent engine's `scale` and `regions`); an option
+    the engine does not take, given a value, is an error."""
+    if runs < 1:
+        raise ValueError(f"runs: must be >= 1 (got {runs})")
+    if not isinstance(scenario, Scenario):
+        scenario = load_scenario(scenario)
+    chosen = engines.get(engine)
+    for name, value in options.items():
+        if value is not None and name not in chosen.options:
+            flag = "--" + name.replace("_", "-")
+            takers = [e.name for e in engines.engines().values() if name in e.options]
+            raise ValueError(f"{flag}: only with --engine {' or '.join(takers) or '(none)'}")
+    taken = {k: v for k, v in options.items() if k in chosen.options}
+    stop = first_run + runs
+    data = str(data_dir) if data_dir else None
+    context = chosen.prepare(scenario, seed, first_run, stop, data, **taken)
+    return Prepared(scenario, chosen, context, seed, first_run, stop, data)
+
+
+def simulate(prepared: Prepared, first: int, stop: int, progress=None) -> Part:
+    """Runs first..stop-1 (inside the prepared range), checked; what a worker executes."""
+    if not prepared.first <= first < stop <= prepared.stop:
+        raise ValueError(f"runs {first}..{stop - 1}: outside {prepared.first}..{prepared.stop}")
+    return prepared.engine.simulate(prepared.context, prepared.seed, first, stop, progress)
+
+
+def assemble(prepared: Prepared, parts: list[Part]) -> Results:
+    """The parts, which cover the prepared runs in order, as one Results."""
+    return prepared.engine.results(prepared.context, parts, prepared.seed, prepared.data_dir)
 
 
 def run(
@@ -18,58 +93,89 @@ def run(
     progress=None,
     first_run: int = 0,
     engine: str = "aggregate",
-    scale: float | None = None,
-    regions: str | None = None,
+    **options: Any,
 ) -> Results:
     """Simulate `runs` runs of a scenario (a Scenario, a built-in name or a TOML path).
 
-    With `simulation.start_from`, the named scenario runs first (same runs and seed) and each
-    run starts from that run's final state, as PC2023's policy scenarios start from 2022.
     `first_run` makes these runs first_run, first_run + 1, ... of the ensemble seeded with
     `seed`, so that an ensemble computed in pieces (ensemble.py) equals one computed whole.
-    Every block of runs is checked against the model's accounting (invariants.py).
-    `engine = "agents"` runs the agent engine instead (cartelsim.agents; `scale` and
-    `regions` are its options).
+    With `simulation.start_from`, the named scenario runs first (same runs and seed) and each
+    run starts from that run's final state, as PC2023's policy scenarios start from 2022.
+    Every part is checked against the model's accounting (invariants.py).
     """
-    if runs < 1:
-        raise ValueError(f"runs: must be >= 1 (got {runs})")
-    if not isinstance(scenario, Scenario):
-        scenario = load_scenario(scenario)
-    if engine == "agents":
-        from cartelsim.agents.engine import run_agents
+    prepared = prepare(
+        scenario, runs, seed, data_dir, first_run=first_run, engine=engine, **options
+    )
+    return assemble(prepared, [simulate(prepared, prepared.first, prepared.stop, progress)])
 
-        return run_agents(scenario, runs, seed, scale, regions, progress, first_run)
-    if engine != "aggregate":
-        raise ValueError(f"engine: must be 'aggregate' or 'agents' (got {engine!r})")
-    initial = None
+
+# --- the aggregate engine's steps -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AggregateContext:
+    """The compiled plan, and with `start_from` each prepared run's starting members."""
+
+    plan: Plan
+    first: int
+    initial: np.ndarray | None  # (groups, runs) for runs first..; None: the plan's start
+
+
+def _aggregate_prepare(
+    scenario: Scenario, seed: int, first: int, stop: int, data_dir: str | None
+) -> AggregateContext:
     base_name = scenario.simulation.start_from
-    if base_name is not None:
-        base = run(base_name, runs=runs, seed=seed, data_dir=data_dir, first_run=first_run)
-        end = base.plan.dates()[-1]
-        if abs((end - scenario.simulation.start).days) > 7:
-            raise ScenarioError(
-                f"{scenario.name}.toml: simulation.start: {scenario.simulation.start} is not "
-                f"where {base_name} ends ({end})"
-            )
-        initial = base.traj.members[-1]
-    plan = make_plan(scenario, data_dir=data_dir, initial=None)
-    if initial is not None and initial.shape[0] != plan.n_groups:
+    if base_name is None:
+        return AggregateContext(make_plan(scenario, data_dir=data_dir), first, None)
+    base = prepare(base_name, stop - first, seed, data_dir, first_run=first)
+    finals = [
+        simulate(base, a, min(a + CHUNK, stop)).traj.members[-1] for a in range(first, stop, CHUNK)
+    ]
+    initial = np.concatenate(finals, axis=1)
+    end = base.context.plan.dates()[-1]
+    if abs((end - scenario.simulation.start).days) > 7:
         raise ScenarioError(
-            f"{scenario.name}.toml: simulation.start_from: {base_name} has "
-            f"{initial.shape[0]} groups, this scenario {plan.n_groups}"
+            f"{scenario.name}.toml: simulation.start: {scenario.simulation.start} is not "
+            f"where {base_name} ends ({end})"
         )
-    if initial is not None:
-        plan = make_plan(scenario, data_dir=data_dir, initial=initial[:, 0])
+    # The plan starts from the first run's state (what the report's inputs table shows);
+    # every run is simulated from its own.
+    plan = make_plan(scenario, data_dir=data_dir, initial=initial[:, 0])
+    return AggregateContext(plan, first, initial)
+
+
+def _aggregate_simulate(
+    ctx: AggregateContext, seed: int, first: int, stop: int, progress=None
+) -> Part:
+    initial = None
+    if ctx.initial is not None:
+        initial = ctx.initial[:, first - ctx.first : stop - ctx.first]
     try:
         traj = aggregate.simulate(
-            plan, runs, seed, initial=initial, progress=progress, first_run=first_run
+            ctx.plan, stop - first, seed, initial=initial, progress=progress, first_run=first
         )
     except ValueError as exc:  # numpy's random draws refuse counts beyond 64-bit integers
-        if scenario.simulation.mode != "stochastic":
+        if ctx.plan.scenario.simulation.mode != "stochastic":
             raise
         raise invariants.InvariantError(
-            f"{scenario.name}.toml: (invariant): the stochastic engine stopped ({exc}): "
+            f"{ctx.plan.scenario.name}.toml: (invariant): the stochastic engine stopped ({exc}): "
             "members outgrew what 64-bit counts hold (2**63); check the rates"
         ) from None
-    invariants.check(plan, traj, first_run)
-    return Results(plan, traj, seed, str(data_dir) if data_dir else None)
+    invariants.check(ctx.plan, traj, first)
+    return Part(traj)
+
+
+def _aggregate_results(
+    ctx: AggregateContext, parts: list[Part], seed: int, data_dir: str | None
+) -> Results:
+    return Results(ctx.plan, Trajectories.join([p.traj for p in parts]), seed, data_dir)
+
+
+#: The aggregate engine, as the core drives it (registered in pyproject.toml).
+AGGREGATE = Engine(
+    name="aggregate",
+    about="group-level ODE (deterministic) or tau-leaping (stochastic) engine, weekly",
+    prepare=_aggregate_prepare,
+    simulate=_aggregate_simulate,
+    results=_aggregate_results,
+)

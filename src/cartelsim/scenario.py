@@ -12,13 +12,23 @@ Errors are one line each and name the file, the field path and the reason, for e
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import tomllib
+from functools import cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
-from cartelsim.agents.settings import AgentSettings
+from cartelsim import engines
 from cartelsim.datasets import PACKAGE_DATA
 
 #: Scalar model parameters, in the order the engine stores them (see aggregate.PARAM_INDEX).
@@ -51,18 +61,21 @@ class ScenarioError(ValueError):
     """A scenario that cannot be used; the message is one line per problem."""
 
 
-class _Strict(BaseModel):
+class Strict(BaseModel):
+    """The base of every scenario table, the engines' own included: unknown keys are errors
+    (a typo must not be ignored) and a loaded scenario cannot change."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-def _number_to_table(value: Any) -> Any:
+def number_to_table(value: Any) -> Any:
     """Let `rate = 0.1` stand for `rate = {value = 0.1}` (a value without a source)."""
     if isinstance(value, int | float) and not isinstance(value, bool):
         return {"value": value}
     return value
 
 
-class _Param(_Strict):
+class _Param(Strict):
     """A non-negative number with its unit and where it comes from.
 
     `source` names the publication, table and year; `assumption = true` marks a value
@@ -75,14 +88,14 @@ class _Param(_Strict):
     assumption: bool = False
 
 
-Param = Annotated[_Param, BeforeValidator(_number_to_table)]
+Param = Annotated[_Param, BeforeValidator(number_to_table)]
 
 
 #: Default of an optional mechanism's rate: the mechanism is switched off.
 _OFF = _Param(value=0.0, source="default: mechanism switched off")
 
 
-class Simulation(_Strict):
+class Simulation(Strict):
     """Time axis and integration. A model week is 1/52 of a year, as in PC2023."""
 
     start: dt.date
@@ -92,7 +105,7 @@ class Simulation(_Strict):
     start_from: str | None = None  # run this scenario first and start from its final state
 
 
-class Parameters(_Strict):
+class Parameters(Strict):
     """Rates of the aggregate model; all per week (see docs in aggregate.py)."""
 
     recruitment_rate: Param  # rho: recruits per member per week
@@ -105,7 +118,7 @@ class Parameters(_Strict):
     initial_members_total: Param | None = None  # C0, for a network read from a dataset
 
 
-class Group(_Strict):
+class Group(Strict):
     name: str = Field(min_length=1)
     short: str = Field(min_length=1)
     initial_members: float = Field(default=0.0, ge=0, allow_inf_nan=False)
@@ -114,7 +127,7 @@ class Group(_Strict):
     assumption: bool = False
 
 
-class Tie(_Strict):
+class Tie(Strict):
     """A rivalry or alliance between two groups (by short name), weight as in PC2023."""
 
     groups: tuple[str, str]
@@ -122,13 +135,13 @@ class Tie(_Strict):
     source: str = ""
 
 
-class Network(_Strict):
+class Network(Strict):
     dataset: Literal["pc2023"] | None = None  # groups and ties from a dataset
     rivalries: list[Tie] = []
     alliances: list[Tie] = []
 
 
-class Deployment(_Strict):
+class Deployment(Strict):
     """State forces committed to operations against organized crime from `date` on."""
 
     date: dt.date
@@ -137,7 +150,7 @@ class Deployment(_Strict):
     source: str = ""
 
 
-class _Event(_Strict):
+class _Event(Strict):
     date: dt.date
     source: str = ""
     note: str = ""
@@ -201,7 +214,7 @@ Event = Annotated[
 ]
 
 
-class Policy(_Strict):
+class Policy(Strict):
     """From `date` on, multiply a parameter (or the deployed forces) or set it to a value."""
 
     parameter: Literal[POLICY_TARGETS]  # type: ignore[valid-type]
@@ -217,7 +230,7 @@ class Policy(_Strict):
         return self
 
 
-class Series(_Strict):
+class Series(Strict):
     """An observed yearly series compared with a model variable (see observe.py)."""
 
     name: str
@@ -227,7 +240,7 @@ class Series(_Strict):
     fit: bool = True
 
 
-class Observation(_Strict):
+class Observation(Strict):
     """How model deaths become recorded numbers.
 
     recorded conflict killings = member deaths / cartel_share; homicides = those killings +
@@ -255,7 +268,7 @@ CALIBRATABLE = (*PARAMETER_NAMES, *CALIBRATION_EXTRAS)
 TARGET_VARIABLES = (*OBSERVABLE_VARIABLES, "incarcerations")
 
 
-class Prior(_Strict):
+class Prior(Strict):
     """A prior distribution: uniform or log-uniform on [low, high], or normal(mean, sd)
     optionally truncated to [low, high]."""
 
@@ -281,7 +294,7 @@ class Prior(_Strict):
         return self
 
 
-class Target(_Strict):
+class Target(Strict):
     """Observed data a calibration fits: yearly sums of the weekly model variable against a
     yearly series (`data = "mexico:…"` or `"pc2023:…"`), or the members of `groups` at the
     date of a claim (`data = "claim:…"`, from facts/mexico_claims.csv)."""
@@ -297,7 +310,7 @@ class Target(_Strict):
     source: str = ""
 
 
-class Calibration(_Strict):
+class Calibration(Strict):
     """What ABC calibration (calibrate.py) may change and what it must match.
 
     `forms` gives the prior of `incapacitation` under each incapacitation form; with two
@@ -327,7 +340,7 @@ class Calibration(_Strict):
         return self
 
 
-class Scenario(_Strict):
+class Scenario(Strict):
     name: str
     description: str
     extends: str | None = None
@@ -340,12 +353,30 @@ class Scenario(_Strict):
     policies: list[Policy] = []
     observation: Observation
     calibration: Calibration | None = None
-    agents: AgentSettings | None = None  # agent engine only: cartelsim.agents.settings
+    #: The agent engine's table, validated by that engine's own model (engines.sections):
+    #: the core knows the table's name, not its schema. None where the scenario has none.
+    agents: Any = None
 
     @model_validator(mode="after")
     def _check_references(self) -> Scenario:
         _check_references(self)
         return self
+
+    @field_validator("agents")
+    @classmethod
+    def _validated_by_its_engine(cls, value: Any) -> Any:
+        if value is not None and not isinstance(value, BaseModel):
+            raise ValueError("no installed engine owns this table (see engines.py)")
+        return value
+
+    def text(self) -> str:
+        """The fully resolved scenario (after `extends`) as canonical JSON: what results
+        record as their provenance and what `--from` recomputes."""
+        return self.model_dump_json(indent=None)
+
+    def sha256(self) -> str:
+        """The scenario's identity: the SHA-256 of `text()`, recorded in every output."""
+        return hashlib.sha256(self.text().encode()).hexdigest()
 
 
 def _check_references(s: Scenario) -> None:
@@ -416,9 +447,14 @@ class _FieldError(ValueError):
 
 
 def builtin_names() -> list[str]:
-    """Names of the scenarios shipped with cartelsim."""
+    """Names of the scenarios shipped with cartelsim (read once: they ship with the code)."""
+    return list(_builtin_names())
+
+
+@cache
+def _builtin_names() -> tuple[str, ...]:
     folder = PACKAGE_DATA / "scenarios"
-    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".toml"))
+    return tuple(sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".toml")))
 
 
 def builtin_descriptions() -> dict[str, str]:
@@ -427,17 +463,43 @@ def builtin_descriptions() -> dict[str, str]:
 
 
 def load_scenario(name_or_path: str | Path) -> Scenario:
-    """Load a built-in scenario by name, or a TOML file by path, resolving `extends`."""
+    """Load a built-in scenario by name, or a TOML file by path, resolving `extends`.
+
+    A built-in is read and validated once per process (scenarios are immutable), so the
+    report can compare a run's scenario with its built-in namesake at no cost."""
+    if isinstance(name_or_path, str) and name_or_path in _builtin_names():
+        return _load_builtin(name_or_path)
     document, label = _resolve(str(name_or_path), chain=())
     return validate(document, label)
 
 
+@cache
+def _load_builtin(name: str) -> Scenario:
+    document, label = _resolve(name, chain=())
+    return validate(document, label)
+
+
 def validate(document: dict[str, Any], label: str) -> Scenario:
-    """Validate a scenario document, turning every problem into a one-line error."""
+    """Validate a scenario document, turning every problem into a one-line error.
+
+    Tables owned by an engine (``[agents]``) are validated by that engine's model first and
+    passed on validated; the rest by Scenario."""
+    document, errors = dict(document), []
+    for name, model in engines.sections().items():
+        if document.get(name) is None:
+            continue
+        try:
+            document[name] = model.model_validate(document[name])
+        except ValidationError as exc:
+            errors += [_format(label, {**e, "loc": (name, *e["loc"])}) for e in exc.errors()]
+            document[name] = None
     try:
-        return Scenario.model_validate(document)
+        scenario = Scenario.model_validate(document)
     except ValidationError as exc:
-        raise ScenarioError("\n".join(_format(label, e) for e in exc.errors())) from None
+        errors += [_format(label, e) for e in exc.errors()]
+    if errors:
+        raise ScenarioError("\n".join(errors))
+    return scenario
 
 
 def _format(label: str, error: dict[str, Any]) -> str:
@@ -456,7 +518,7 @@ _EVENT_TAGS = {
     "leader_removed",
     "rivalry",
     "alliance",
-    "function-before[_number_to_table(), _Param]",
+    "function-before[number_to_table(), _Param]",
 }
 
 
@@ -502,7 +564,7 @@ MAX_EXTENDS = 50
 
 def _resolve(name_or_path: str, chain: tuple[str, ...]) -> tuple[dict[str, Any], str]:
     """Read a scenario document and merge it onto what it `extends`."""
-    text, label, folder = _read(name_or_path)
+    text, label, folder = read_source(name_or_path)
     if label in chain:
         raise ScenarioError(f"{label}: extends: cycle ({' -> '.join((*chain, label))})")
     if len(chain) >= MAX_EXTENDS:
@@ -529,7 +591,8 @@ def _resolve(name_or_path: str, chain: tuple[str, ...]) -> tuple[dict[str, Any],
     return merge(base, document), label
 
 
-def _read(name_or_path: str) -> tuple[str, str, Path | None]:
+def read_source(name_or_path: str) -> tuple[str, str, Path | None]:
+    """A scenario's TOML text, its label for messages, and its folder (None: built-in)."""
     if name_or_path in builtin_names():
         file = PACKAGE_DATA / "scenarios" / f"{name_or_path}.toml"
         return file.read_text(encoding="utf-8"), f"{name_or_path}.toml", None

@@ -20,7 +20,7 @@ from cartelsim.plan import WEEKS_PER_YEAR
 
 def regional_weekly(results) -> dict[str, np.ndarray]:
     """Each variable as (weeks, regions, runs), plus killings and homicides."""
-    agents = results.agents
+    agents = results.extra
     out = {name: agents.regional[:, k] for k, name in enumerate(REGION_VARIABLES)}
     obs = results.plan.scenario.observation
     out["killings"] = (out["conflict_deaths"] + out["state_kills"]) / obs.cartel_share.value
@@ -35,7 +35,7 @@ def regional_table(results) -> pd.DataFrame:
     variables under group "all", and members by group (who holds each region)."""
     plan, weekly = results.plan, regional_weekly(results)
     dates = pd.to_datetime(plan.dates())
-    ids = results.agents.regions.ids
+    ids = results.extra.regions.ids
     frames = []
     for name, values in weekly.items():
         weeks, regions, runs = values.shape
@@ -52,7 +52,7 @@ def regional_table(results) -> pd.DataFrame:
                 }
             )
         )
-    by_region = results.agents.members_by_region  # (weeks + 1, groups, regions, runs)
+    by_region = results.extra.members_by_region  # (weeks + 1, groups, regions, runs)
     held = by_region.any(axis=(0, 2, 3))  # groups that ever had members somewhere
     weeks1, _, regions, runs = by_region.shape
     for g in np.flatnonzero(held):
@@ -75,7 +75,7 @@ def yearly_by_region(results) -> list[dict]:
     """Ensemble means per calendar year and region: homicides, oc_killings (the killings
     the conflict causes), members_total (at the year's end)."""
     plan, weekly = results.plan, regional_weekly(results)
-    ids = results.agents.regions.ids
+    ids = results.extra.regions.ids
     rows = []
     for year in observe.years(plan):
         mask = observe.window(plan, year)

@@ -13,9 +13,11 @@ small copy of the strict base model and of the "number or table" parameter.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import BeforeValidator, Field, model_validator
+
+from cartelsim.scenario import Strict, number_to_table
 
 #: Policy levers: name -> (meaning, allowed maximum). All are >= 0.
 LEVERS = {
@@ -31,24 +33,14 @@ LEVER_MAXIMUM = {
 }
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-def _number_to_table(value: Any) -> Any:
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return {"value": value}
-    return value
-
-
-class _AgentParam(_Strict):
+class _AgentParam(Strict):
     value: float = Field(ge=0, allow_inf_nan=False)
     unit: str = ""
     source: str = ""
     assumption: bool = False
 
 
-AgentParam = Annotated[_AgentParam, BeforeValidator(_number_to_table)]
+AgentParam = Annotated[_AgentParam, BeforeValidator(number_to_table)]
 
 _LP2018 = (
     "Lindo & Padilla-Romo 2018, J. Public Economics 165: homicides +80 % in the capture "
@@ -74,7 +66,7 @@ def _fitted(value: float, unit: str) -> _AgentParam:
     return _AgentParam(value=value, unit=unit, source=_FITTED, assumption=True)
 
 
-class AgentParameters(_Strict):
+class AgentParameters(Strict):
     """Agent-only parameters. Per day unless the unit says otherwise."""
 
     # movement
@@ -188,7 +180,7 @@ class AgentParameters(_Strict):
     business_recovery: AgentParam = _a(1 / 365, "share of the closed businesses reopening per day")
 
 
-class Levers(_Strict):
+class Levers(Strict):
     """Policy levers at the start; `lever_changes` change them from a date."""
 
     intelligence_sharing: AgentParam = _a(0.5, "share of raids with shared intelligence")
@@ -214,7 +206,7 @@ def _check_lever(name: str, value: float, top: float) -> None:
         raise ValueError(f"{name} must be <= {top:g} (got {value:g})")
 
 
-class LeverChange(_Strict):
+class LeverChange(Strict):
     """From `date` on, lever `lever` takes `value`."""
 
     date: dt.date
@@ -229,7 +221,7 @@ class LeverChange(_Strict):
         return self
 
 
-class RegionalDeployment(_Strict):
+class RegionalDeployment(Strict):
     """From `date` on, this many troops and federal police are assigned to `region`; the
     rest of the national forces are spread over the regions in proportion to population."""
 
@@ -240,7 +232,7 @@ class RegionalDeployment(_Strict):
     source: str = ""
 
 
-class Territory(_Strict):
+class Territory(Strict):
     """Where a group's members are at the start: `weight` relative to its other regions."""
 
     group: str
@@ -249,7 +241,7 @@ class Territory(_Strict):
     source: str = ""
 
 
-class AgentSettings(_Strict):
+class AgentSettings(Strict):
     """The `[agents]` section. "builtin" territories and regional deployments are the package
     facts for Mexico's states (facts/mexico_state_*.csv), used when the regions are the states;
     give a list (possibly empty) to replace them."""

@@ -23,7 +23,7 @@ import numpy as np
 from cartelsim import observe
 from cartelsim.agents.engine import simulate_agents
 from cartelsim.agents.settings import AgentSettings
-from cartelsim.analysis.fit import _targets
+from cartelsim.analysis.fit import fitted_points
 from cartelsim.plan import make_plan
 from cartelsim.scenario import Scenario, load_scenario
 
@@ -78,7 +78,7 @@ def grid_fit(
     """Score every grid point; return the best point, its score and comparison, and all
     scores as [(values, score)]."""
     errors = {s.name: s.relative_error for s in scenario.observation.series}
-    if not any(t[1] in years for t in _targets(make_plan(scenario), None)):
+    if not any(t[1] in years for t in fitted_points(make_plan(scenario), None)):
         raise ValueError(f"{scenario.name}: no fitted observed series covers years {years}")
     scores = []
     for point in itertools.product(*grid.values()):

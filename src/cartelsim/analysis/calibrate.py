@@ -21,7 +21,6 @@ history was made for, so a changed scenario or prior is refused instead of mixed
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import sqlite3
@@ -96,7 +95,7 @@ def setup(
         priors.append(prior)
     if not any(priors):
         raise ValueError(f"{scenario.name}: every parameter is fixed; nothing to calibrate")
-    plans = [make_plan(draws._with_form(scenario, f), data_dir) for f in forms]
+    plans = [make_plan(draws.with_form(scenario, f), data_dir) for f in forms]
     points = targets.target_points(plans[0], cal, data_dir)
     return Setup(scenario, forms, priors, fix, points, plans, str(data_dir) if data_dir else None)
 
@@ -229,10 +228,9 @@ def _sampler(workers: int, client) -> pyabc.sampler.Sampler:
 
 def _stamp(problem: Setup, particles: int) -> dict:
     """What a history was made for; a different stamp must not continue it."""
-    text = problem.scenario.model_dump_json()
     return {
         "scenario": problem.scenario.name,
-        "scenario_sha256": hashlib.sha256(text.encode()).hexdigest(),
+        "scenario_sha256": problem.scenario.sha256(),
         "forms": problem.forms,
         "fixed": problem.fixed,
         "particles": particles,

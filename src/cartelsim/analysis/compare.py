@@ -28,8 +28,8 @@ from cartelsim.scenario import (
     Scenario,
     ScenarioError,
     TruceEvent,
-    _read,
     load_scenario,
+    read_source,
     validate,
 )
 
@@ -71,7 +71,7 @@ def _ancestors(name_or_path: str) -> list[str]:
     found = []
     location = name_or_path
     while True:
-        text, _, folder = _read(location)
+        text, _, folder = read_source(location)
         parent = tomllib.loads(text).get("extends")
         if not isinstance(parent, str) or parent in found:
             return found

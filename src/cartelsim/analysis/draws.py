@@ -41,12 +41,12 @@ def simulate_draws(
     """
     runs = _runs(draws)
     if form is not None:
-        scenario = _with_form(scenario, form)
+        scenario = with_form(scenario, form)
     initial = None
     if scenario.simulation.start_from is not None:
         base = load_scenario(scenario.simulation.start_from)
         if form is not None:
-            base = _with_form(base, form)
+            base = with_form(base, form)
         _, base_traj = simulate_draws(base, draws, seed, data_dir)
         initial = base_traj.members[-1]
         plan = make_plan(scenario, data_dir, initial=initial[:, 0])
@@ -106,7 +106,8 @@ def _per_run(draws: dict[str, np.ndarray], name: str, default: float, runs: int)
     return np.asarray(draws[name], float) if name in draws else np.full(runs, default)
 
 
-def _with_form(scenario: Scenario, form: str) -> Scenario:
+def with_form(scenario: Scenario, form: str) -> Scenario:
+    """The scenario with another incapacitation form (calibration compares forms)."""
     parameters = scenario.parameters.model_copy(update={"incapacitation_form": form})
     return scenario.model_copy(update={"parameters": parameters})
 

@@ -31,7 +31,7 @@ def fit(scenario_name: str, names: list[str], data_dir: str | Path | None = None
         )
     plan = make_plan(load_scenario(scenario_name), data_dir=data_dir)
     columns = [PARAMETER_NAMES.index(n) for n in names]
-    targets = _targets(plan, data_dir)
+    targets = fitted_points(plan, data_dir)
     if not targets:
         raise ValueError(f"{scenario_name}: no observed series with fit = true covers the run")
     start = np.log(np.maximum(plan.params[columns], 1e-12))
@@ -59,7 +59,7 @@ def fit(scenario_name: str, names: list[str], data_dir: str | Path | None = None
     }
 
 
-def _targets(plan, data_dir) -> list[tuple]:
+def fitted_points(plan, data_dir) -> list[tuple]:
     """(variable, year, months, observed, relative error) for every fitted data point."""
     targets = []
     for series in plan.scenario.observation.series:

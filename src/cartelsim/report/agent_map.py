@@ -28,18 +28,18 @@ MIN_WEEKS = 26
 
 def section(results) -> str:
     """HTML of the section, or "" for results of the aggregate engine."""
-    if results.agents is None:
+    if results.extra is None:
         return ""
 
     rates, shown = killing_rates(results)
     parts = ["<h2>Regions: killings per 100,000 by year</h2>"]
-    regions = results.agents.regions
+    regions = results.extra.regions
     if regions.grid is not None and shown:
         parts.append(page.png(_map(regions, rates, shown)))
         parts.append(
             f"<p class='note'>Killings the conflict causes (member deaths / cartel share), per "
             f"100,000 people ({page.esc(regions.label)}; population as in the region table), "
-            f"ensemble mean of {results.runs} run(s) at scale {results.agents.scale:g}.</p>"
+            f"ensemble mean of {results.runs} run(s) at scale {results.extra.scale:g}.</p>"
         )
     else:
         parts.append("<p>The region table has no tile-grid position: no map.</p>")
@@ -62,7 +62,7 @@ def section(results) -> str:
 
 def _settings_table(results, table) -> str:
     """The agent engine's parameters and levers, each with its unit and source."""
-    settings = results.agents.settings
+    settings = results.extra.settings
     rows, flagged = [], []
     for group in (settings.parameters, settings.levers):
         for name, param in group:
@@ -87,7 +87,7 @@ def killing_rates(results) -> tuple[np.ndarray, list[int]]:
     """(years, regions) killings per 100,000 (ensemble mean), and the years shown."""
     plan = results.plan
     killings = regional_weekly(results)["killings"].mean(axis=-1)  # (weeks, regions)
-    population = results.agents.regions.population
+    population = results.extra.regions.population
     shown, rates = [], []
     for year in years(plan):
         mask = window(plan, year)
@@ -100,7 +100,7 @@ def killing_rates(results) -> tuple[np.ndarray, list[int]]:
 
 def ranking_rows(results):
     """Rows of the ranking table and the rank correlations, or None without observations."""
-    regions = results.agents.regions
+    regions = results.extra.regions
     plan = results.plan
     if regions.label != "states" or OBSERVED_YEAR not in years(plan):
         return None

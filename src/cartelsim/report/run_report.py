@@ -54,9 +54,9 @@ APPROX_TOLERANCE = 0.25
 def write_report(results: Results, path: str | Path) -> Path:
     """Write the HTML report of `results` to `path` (atomically) and return the path."""
     path = Path(path)
-    page = _page(results, results.summary())
+    text = _page(results, results.summary())
     path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(path, lambda tmp: Path(tmp).write_text(page, encoding="utf-8"))
+    atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
     return path
 
 
@@ -480,6 +480,7 @@ def _footer(results: Results) -> str:
     scenario = results.plan.scenario
     command = f"cartelsim run {scenario.name} --runs {results.runs} --seed {results.seed}"
     text = f"<h2>How to reproduce</h2>\n<pre><code>{page.esc(command)}</code></pre>"
+    # load_scenario keeps each built-in once per process, so this reads no file again.
     if scenario.name in builtin_names() and load_scenario(scenario.name) != scenario:
         text += (
             f"<p>This run used a changed copy of the built-in scenario {page.esc(scenario.name)}: "
