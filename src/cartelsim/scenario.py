@@ -297,7 +297,7 @@ class Prior(Strict):
 class Target(Strict):
     """Observed data a calibration fits: yearly sums of the weekly model variable against a
     yearly series (`data = "mexico:…"` or `"pc2023:…"`), or the members of `groups` at the
-    date of a claim (`data = "claim:…"`, from facts/mexico_claims.csv)."""
+    date of a claim (`data = "claim:…"`, from data/facts/mexico_claims.csv)."""
 
     name: str
     data: str
