@@ -19,11 +19,16 @@ def run_cli(out, *extra: str) -> int:
 
 
 def test_two_workers_give_the_files_of_one(tmp_path):
+    """Two processes, one process and a rerun from the summary (--from, which takes the
+    engine and its options from the summary) give byte-identical files."""
     assert run_cli(tmp_path / "one", "--workers", "1") == 0
     assert run_cli(tmp_path / "two", "--workers", "2") == 0
+    again = ["run", "--from", str(tmp_path / "one" / "summary.json")]
+    assert main([*again, "--out", str(tmp_path / "again")]) == 0
     for name in ("results.parquet", "summary.json"):
         one = (tmp_path / "one" / name).read_bytes()
         assert one == (tmp_path / "two" / name).read_bytes(), name
+        assert one == (tmp_path / "again" / name).read_bytes(), name
 
 
 def test_a_killed_agent_ensemble_resumes_to_the_same_result(tmp_path, monkeypatch, capsys):
