@@ -331,6 +331,8 @@ def _sensitivity(args) -> int:
     result = sensitivity.sensitivity(
         args.scenario, samples=args.samples, seed=args.seed, data_dir=args.data_dir
     )
+    for warning in result["warnings"]:
+        print(f"cartelsim: warning: {warning}", file=sys.stderr)
     out = args.out or Path("results") / f"sobol-{result['scenario']}"
     out.mkdir(parents=True, exist_ok=True)
     table = sensitivity.frame(result)
@@ -353,7 +355,7 @@ def _serve(args) -> int:
 
 
 def _fetch(args) -> int:
-    folder = datasets.fetch_pc2023(args.data_dir)
+    folder = datasets.fetch_pc2023(args.data_dir) if args.data_dir else datasets.download_pc2023()
     for name in datasets.PC2023_FILES:
         print(f"{folder / name}: MD5 ok")
     return 0
