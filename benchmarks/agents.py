@@ -211,7 +211,7 @@ def mesa_model(scenario, seed: int):
             for g, r in zip(*np.nonzero(recruits), strict=True):
                 for _ in range(recruits[g, r]):
                     Member(self, int(g), int(r))
-            w.cells += recruits
+            w.cells[:] += recruits
             size = w.cells.sum(axis=1)
             w.hazards.leaving[:] = (w.week.eff[SATURATION] / DAYS_PER_WEEK / w.scale) * size[
                 :, None

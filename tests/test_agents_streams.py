@@ -13,7 +13,7 @@ from cartelsim.agents.sim import build, run_world
 from cartelsim.agents.streams import STREAMS, Streams
 from cartelsim.agents.world import REGION_VARIABLES
 from cartelsim.plan import make_plan
-from cartelsim.scenario import validate
+from cartelsim.scenario import STATE_ARREST_RATE, validate
 
 FORCES = [{"date": "2010-01-01", "troops": 40000, "federal_police": 10000}]
 
@@ -49,7 +49,7 @@ def test_a_raids_lever_changes_raids_draws_and_no_other_mechanism_s():
     inert = {"retaliation_probability": 0, "leader_capture": 0, "bribe_acceptance": 0.3}
     a_world, a = run(0.0, **inert)
     b_world, b = run(1.0, **inert)
-    assert a_world.plan.params[4] == 0  # small_document: state_arrest_rate 0
+    assert a_world.plan.params[STATE_ARREST_RATE] == 0  # not in small_document
     leaked_a, leaked_b = variable(a, "raids_leaked"), variable(b, "raids_leaked")
     assert leaked_a.sum() > 100 and not np.array_equal(leaked_a, leaked_b)  # raids differ
     for name in ("recruits", "conflict_deaths", "state_kills", "forces_killed", "released",
