@@ -43,7 +43,7 @@ import numpy as np
 
 from cartelsim.agents import requests as rq
 from cartelsim.agents.mechanisms import leadership
-from cartelsim.agents.population import LEADER, SOLDIER, STAYS
+from cartelsim.agents.population import FREE, LEADER, SOLDIER, STAYS
 from cartelsim.agents.streams import seed_kernel
 from cartelsim.agents.world import World
 from cartelsim.plan import ADD, MOVE
@@ -177,9 +177,9 @@ def move(
         world.requests.merge(source, target)
         leadership.vacate(world, source)
     if world.leader_region[target] < 0:
-        free = rows[m.jailed_until[rows] == -1]
+        free = rows[m.jailed_until[rows] == FREE]
         own = np.flatnonzero(
-            (m.view("group") == target) & (m.view("jailed_until") == -1)
+            (m.view("group") == target) & (m.view("jailed_until") == FREE)
             & (m.view("removed") == STAYS)
         )  # fmt: skip
         pool = np.concatenate([own[~np.isin(own, world.requests.pending(rq.JAIL, rq.GROUP))], free])
