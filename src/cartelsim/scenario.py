@@ -31,7 +31,7 @@ from pydantic import (
 from cartelsim import engines
 from cartelsim.datasets import PACKAGE_DATA
 
-#: Scalar model parameters, in the order the engine stores them (see aggregate.PARAM_INDEX).
+#: Scalar model parameters, in the order the engines store them (named by the indices below).
 PARAMETER_NAMES = (
     "recruitment_rate",
     "incapacitation",

@@ -21,14 +21,15 @@ Kinds (what resolve does with each):
 - KILL region, count, rng: up to `count` active army, federal and local police serving in
   the region die, drawn with the requester's Generator;
 - DEFECT rows, groups: state people desert and join the groups as soldiers where they serve;
-- DEPLOY army, police: the (R,) army and federal police agents wanted in each region.
+- DEPLOY army, police: the (R,) army and federal police agents wanted in each region;
+- TIES parent, child: a new splinter's network, set by alliances.py (the network's owner).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-BIRTHS, JAIL, ROLE, GROUP, MERGE, KILL, DEFECT, DEPLOY = range(8)
+BIRTHS, JAIL, ROLE, GROUP, MERGE, KILL, DEFECT, DEPLOY, TIES = range(9)
 _ROWS = (JAIL, ROLE, GROUP)
 
 
@@ -72,6 +73,9 @@ class Requests:
 
     def deploy(self, army: np.ndarray, police: np.ndarray) -> None:
         self._queue.append((DEPLOY, np.asarray(army), np.asarray(police)))
+
+    def splinter_ties(self, parent: int, child: int) -> None:
+        self._queue.append((TIES, int(parent), int(child)))
 
     def pending(self, *kinds: int) -> np.ndarray:
         """Rows named by today's requests of these kinds (JAIL, ROLE, GROUP)."""

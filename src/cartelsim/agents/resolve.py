@@ -36,7 +36,7 @@ import numba
 import numpy as np
 
 from cartelsim.agents import requests as rq
-from cartelsim.agents.mechanisms import corruption
+from cartelsim.agents.mechanisms import alliances, corruption
 from cartelsim.agents.population import (
     ACTIVE,
     ARMY,
@@ -97,6 +97,8 @@ def apply_requests(world: World) -> None:
             _defect(world, *args)
         elif kind == rq.DEPLOY:
             _deploy(world, *args)
+        elif kind == rq.TIES:
+            alliances.splinter_ties(world, *args)
         else:  # pragma: no cover
             raise ValueError(f"unknown request {kind}")
 

@@ -33,7 +33,8 @@ Member transfers are requested (requests.py) and applied by resolve.py: a merger
 (every member the absorbed group has when it is applied, its payroll with it), a split as
 the rows chosen here with the schedule stream. The decisions draw from the alliances stream
 (streams.py). This module owns the network (rivalry weights, alliance shields, boosts,
-decided truces), a splinter's ties included (`splinter_ties`, called by leadership.py).
+decided truces), a splinter's ties included (`splinter_ties`: leadership.py requests them,
+resolve.py applies the request through it).
 """
 
 from __future__ import annotations
@@ -193,7 +194,8 @@ def _cells_after(world: World, g: int, joining: np.ndarray) -> np.ndarray:
 
 
 def splinter_ties(world: World, parent: int, child: int) -> None:
-    """A splinter's network (leadership.py): a rival of its parent, no boost, no allies."""
+    """A splinter's network (split by leadership.py): a rival of its parent, no boost, no
+    allies."""
     weight = world.settings.parameters.split_rivalry_weight.value
     world.excess[parent, child] = world.excess[child, parent] = weight
     world.group_boost[child] = 1.0

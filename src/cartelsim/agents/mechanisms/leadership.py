@@ -28,7 +28,6 @@ from __future__ import annotations
 import numpy as np
 
 from cartelsim.agents import requests as rq
-from cartelsim.agents.mechanisms import alliances
 from cartelsim.agents.population import FREE, LEADER, LIEUTENANT, STAYS
 from cartelsim.agents.world import World
 
@@ -154,7 +153,7 @@ def split(world: World, g: int, r: int) -> int:
         return -1
     requests.group(leaving, child)
     world.splinter_parent[child] = g
-    alliances.splinter_ties(world, g, child)
+    requests.splinter_ties(g, child)  # the network is alliances.py's: resolve asks it
     world.shorts[child] = f"{world.shorts[g]}-s{child - world.plan.n_groups + 1}"
     world.names[child] = f"splinter of {world.names[g]} ({world.regions.names[r]})"
     promote(world, child, r, pool=leaving)
