@@ -40,6 +40,18 @@ ACTIVE, DEAD, DEFECTED = 0, 1, 2
 #: Removal codes written by the daily resolution (0 = stays).
 STAYS, CONFLICT_DEATH, STATE_KILL, ARRESTED, LEFT = 0, 1, 2, 3, 4
 
+#: Today's counters that count what resolve applies (world.COUNTERS starts with them).
+RESOLVED_COUNTERS = (
+    "conflict_deaths",
+    "state_kills",
+    "arrests",
+    "left",
+    "released",
+    "recruits",
+    "defected_in",
+    "forces_killed",
+)
+
 _RESOLVE = "resolve"
 #: Who writes each column and each mutable field (module names in cartelsim.agents; the
 #: mechanisms by their module name). "Class.field" as the code spells the class.
@@ -119,19 +131,7 @@ WRITERS: dict[str, str] = {
         )
     },  # fmt: skip
     # today's counters: each by the module whose events it counts; record zeroes them all
-    **{
-        f"Counters.{c}": _RESOLVE
-        for c in (
-            "conflict_deaths",
-            "state_kills",
-            "arrests",
-            "left",
-            "released",
-            "recruits",
-            "defected_in",
-            "forces_killed",
-        )
-    },  # fmt: skip
+    **{f"Counters.{c}": _RESOLVE for c in RESOLVED_COUNTERS},
     "Counters.raids": "raids",
     "Counters.raids_leaked": "raids",
     "Counters.leaders_captured": "leadership",

@@ -13,7 +13,7 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-from cartelsim.agents.population import Members, StatePeople, Tally
+from cartelsim.agents.population import RESOLVED_COUNTERS, Members, StatePeople, Tally
 from cartelsim.agents.regions import Regions
 from cartelsim.agents.requests import Requests
 from cartelsim.agents.settings import AgentSettings
@@ -89,14 +89,7 @@ class Hazards:
 
 #: Daily counters, per region (R,), zeroed after each day (record.py).
 COUNTERS = (
-    "conflict_deaths",
-    "state_kills",
-    "arrests",
-    "left",
-    "released",
-    "recruits",
-    "defected_in",
-    "forces_killed",
+    *RESOLVED_COUNTERS,
     "raids",
     "raids_leaked",
     "leaders_captured",
