@@ -12,7 +12,6 @@ Called by report.py; plotting stays out of the engine.
 from __future__ import annotations
 
 import numpy as np
-from scipy.stats import spearmanr
 
 from cartelsim.agents.output import regional_weekly
 from cartelsim.datasets import fact_rows
@@ -114,6 +113,8 @@ def ranking_rows(results):
         for source in OBSERVED_SOURCES:
             if row[source] != "":
                 observed[source][k] = float(row[source])
+    from scipy.stats import spearmanr  # imported here: scipy.stats takes a second to import
+
     rho = {}
     for source, values in observed.items():
         known = ~np.isnan(values)
