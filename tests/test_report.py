@@ -346,3 +346,19 @@ def test_tile_map_compiles():
         {"abbr": "SON", "name": "Sonora", "row": 1, "col": 2, "value": None},
     ]
     _compiles(charts.spec(charts.tile_map(tiles, "Killings per 100,000", "per 100,000", 12.0)))
+
+
+def test_agent_map_is_one_tile_chart_per_year():
+    """The agent report's map: a tile chart per year, two per row, one colour scale."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from cartelsim.report import agent_map, charts
+
+    grid = np.array([[0, 0], [0, 1], [1, 1]])
+    regions = SimpleNamespace(abbr=["A", "B", "C"], names=["Aa", "Bb", "Cc"], grid=grid, n=3)
+    spec = agent_map._map(regions, np.array([[1.0, 2.0, 0.0], [3.0, 4.0, 5.0]]), [2007, 2008])
+    assert [p["title"] for p in spec["concat"]] == ["2007", "2008"]
+    assert spec["concat"][0]["width"] >= 400  # tiles large enough to read
+    _compiles(charts.spec(spec))

@@ -182,11 +182,13 @@ class TimeChart:
     band_label: str = "90 % band"
     zero_line: bool = False  # a difference chart: draw y = 0 and do not force the axis to 0
     y_domain: tuple[float, float] | None = None  # a shared axis (comparisons)
+    width: int | str | None = None  # CSS pixels (default WIDTH) or "container"
 
 
-def time_chart(c: TimeChart, width: int | str = WIDTH, height: int = HEIGHT) -> dict:
+def time_chart(c: TimeChart, width: int | str | None = None, height: int = HEIGHT) -> dict:
     """Lines (with bands) over time, observed spans, event markers; hover on the plot shows
     every series at the nearest date; the x axis zooms; the legend hides series."""
+    width = width or c.width or WIDTH
     names = [line.name for line in c.lines] + list(dict.fromkeys(s.name for s in c.spans))
     colors = [line.color or PALETTE[k % len(PALETTE)] for k, line in enumerate(c.lines)]
     colors += [OBSERVED_COLOR] * (len(names) - len(c.lines))
@@ -642,6 +644,7 @@ def tile_map(
     vmax: float,
     control: bool = False,
     width: int = 560,
+    sqrt: bool = False,
 ) -> dict:
     """States as tiles at their geographic position. `tiles`: dicts with abbr, name, row, col,
     value (None: no data) and, with `control`, group (the group with most members)."""
@@ -674,7 +677,11 @@ def tile_map(
             "field": "value",
             "type": "quantitative",
             "title": unit,
-            "scale": {"scheme": "reds", "domain": [0, max(float(vmax), 1e-9)]},
+            "scale": {
+                "scheme": "reds",
+                "domain": [0, max(float(vmax), 1e-9)],
+                **({"type": "sqrt"} if sqrt else {}),
+            },
             "legend": {"orient": "right", "gradientLength": 220},
         }
     size = max(10, int(cell / 4.2))
