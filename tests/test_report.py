@@ -305,7 +305,7 @@ def test_every_report_chart_compiles(mexico_report):
     import json
 
     _, text = mexico_report
-    specs = re.findall(r"vegaEmbed\('#chart-[^']+', (\{.*?\}), \{actions: false\}\)", text)
+    specs = re.findall(r"vegaEmbed\('#chart-[^']+', (\{.*?\}), \{actions: false, ", text)
     assert len(specs) >= 7
     for raw in specs:
         spec = json.loads(raw.replace("<\\/", "</"))

@@ -757,7 +757,7 @@ def html_div(chart, element_id: str) -> str:
     text = json.dumps(spec(chart), separators=(",", ":")).replace("</", "<\\/")
     return (
         f'<div class="chart" id="{element_id}"></div>\n'
-        f"<script>vegaEmbed('#{element_id}', {text}, {{actions: false}})"
+        f"<script>vegaEmbed('#{element_id}', {text}, {{actions: false, renderer: 'svg'}})"
         f".catch(e => document.getElementById('{element_id}').textContent = "
         f"'chart not drawn: ' + e);</script>"
     )
