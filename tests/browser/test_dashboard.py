@@ -73,7 +73,9 @@ def test_page_loads_and_default_run_shows_charts(dashboard, browser):
     assert page.locator(CHART).count() == 3
     chart = page.locator(CHART).first
     assert chart.is_visible() and chart.bounding_box()["height"] > 250
-    assert page.locator(".cs-references li").count() >= 1
+    references = page.locator(".cs-references li").all_inner_texts()
+    assert references and len(references) == len(set(references))  # each source once
+    assert not any("recalled series" in r for r in references)  # 2000-2005: outside the run
     page.context.close()
 
 
