@@ -1,13 +1,17 @@
 """The HTML report of a run: one self-contained file.
 
 Why one file: a report is mailed, attached to an issue or opened years later from an archive,
-often offline. Figures are base64-embedded PNGs and the style is inline, so the file needs no
-network, no companion folder and no server, and cannot break when a web font or a script host
-goes away. Every number in it is computed from the Results object; nothing is typed in.
+often offline. The charts are Vega-Lite specs (report/charts.py) drawn by the Vega script
+inlined once in the page, and the style is inline, so the file needs no network, no companion
+folder and no server, and cannot break when a web font or a script host goes away. Every
+number in it is computed from the Results object; nothing is typed in.
 
-Sections, in order: provenance, members by group, weekly flows, observed against simulated,
-the news reports' claims (Mexico scenarios only), the scenario's inputs, how to reproduce.
-Plotting lives here and only here: the engine never imports matplotlib (STYLE.md 1).
+Sections, in order: provenance, what the model says (findings computed from the results,
+each with its number, its interval and what it cannot say), members by group, weekly flows,
+observed against simulated (monthly averages over each observation's months, misfits
+flagged, sources deduplicated), the news reports' claims (Mexico scenarios only), the
+scenario's inputs (events with their weights and what they change), how to reproduce.
+Charts live in the report package only: the engine never imports them (STYLE.md 1).
 """
 
 from __future__ import annotations
