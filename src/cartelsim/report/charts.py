@@ -105,7 +105,8 @@ def _num(x) -> float | None:
     if x is None:
         return None
     x = float(x)
-    return round(x, 6) if np.isfinite(x) else None
+    # Six significant digits: exact to the unit below a million, and a third of the bytes.
+    return float(f"{x:.6g}") if np.isfinite(x) else None
 
 
 def _middle(first, end) -> str:
