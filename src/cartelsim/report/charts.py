@@ -200,6 +200,8 @@ def time_chart(c: TimeChart, width: int | str | None = None, height: int = HEIGH
         "sort": names,
         "scale": {"domain": names, "range": colors},
     }
+    if isinstance(width, int) and width < 600:  # a narrow chart: one legend entry a line
+        color["legend"] = {"columns": 1}
     x = {"field": "date", "type": "temporal", "title": None, "axis": YEAR_AXIS}
     y_scale = {"zero": not c.zero_line, "nice": True}
     if c.y_domain is not None:
