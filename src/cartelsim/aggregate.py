@@ -74,6 +74,7 @@ def simulate(
     progress=None,
     record: Literal["groups", "national"] = "groups",
     first_run: int = 0,
+    dtype=np.float64,
 ) -> Trajectories:
     """Run an ensemble. `params` (P, runs) overrides the scenario's values run by run;
     `initial` (groups, runs) overrides the start state. Results for run r depend only on the
@@ -84,7 +85,16 @@ def simulate(
     shape (weeks + 1, 1, runs); flows unchanged), for uses that need national series only
     (sensitivity analysis, policy comparison, large ensembles): every group's stock every
     week is 625 kB per run on PC2023, and writing it costs most of the "dopri5" time.
+
+    dtype=np.float32 stores `members` in single precision (flows stay float64): every group
+    every week at half the memory and, with "dopri5", nearly twice the speed (the output is
+    what bounds it: benchmarks/README.md). The state is still integrated in float64; only
+    the recorded values are rounded, to 6e-8 relative (stochastic counts below 2^24 are
+    exact). The default, float64, is unchanged.
     """
+    dtype = np.dtype(dtype)
+    if dtype not in (np.float64, np.float32):
+        raise ValueError(f"dtype: must be float64 or float32, not {dtype}")
     if record not in ("groups", "national"):
         raise ValueError(f"record: must be 'groups' or 'national', not {record!r}")
     national = record == "national"
@@ -96,7 +106,7 @@ def simulate(
     # Only the stochastic mode draws: the seeds (about 10 us per run) are made for it alone;
     # run_seeds(seed, 0) still checks `seed`.
     seeds = run_seeds(seed, runs if stochastic else 0, first_run)
-    members = np.empty((plan.weeks + 1, 1 if national else plan.n_groups, runs))
+    members = np.empty((plan.weeks + 1, 1 if national else plan.n_groups, runs), dtype=dtype)
     flows = np.empty((plan.weeks, len(FLOWS), runs))
     network = _network_arrays(plan)
     integrator = plan.scenario.simulation.integrator
@@ -162,7 +172,7 @@ def _dopri5_ensemble(
                                    step, tolerance, national, members, flows, lo,
                                    error)  # fmt: skip
             else:
-                m = np.empty((plan.weeks + 1, members.shape[1], todo.size))
+                m = np.empty((plan.weeks + 1, members.shape[1], todo.size), dtype=members.dtype)
                 f = np.empty((plan.weeks, len(FLOWS), todo.size))
                 integrators.dopri5(np.ascontiguousarray(block_start[:, todo]),
                                    np.ascontiguousarray(block_params[:, todo]), *common,
