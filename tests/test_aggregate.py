@@ -58,6 +58,24 @@ def test_flows_balance_and_stocks_stay_non_negative(mode, integrator, pc2023_dir
         assert traj.flows.min() >= 0.0
 
 
+@pytest.mark.parametrize(
+    ("mode", "integrator"),
+    [("deterministic", "dopri5"), ("deterministic", "rk4"), ("stochastic", "rk4")],
+)
+def test_float32_members_are_the_float64_ones_rounded(mode, integrator, pc2023_dir):
+    """simulate(dtype=np.float32) integrates in float64 and only stores members in single
+    precision: the same numbers rounded (stochastic counts exactly), the same flows."""
+    scenario = _with(load_scenario("mexico-2006-2012"), mode=mode, integrator=integrator)
+    plan = make_plan(scenario, data_dir=pc2023_dir)
+    wide = simulate(plan, runs=70, seed=3)
+    narrow = simulate(plan, runs=70, seed=3, dtype=np.float32)
+    assert wide.members.dtype == np.float64 and narrow.members.dtype == np.float32
+    np.testing.assert_array_equal(narrow.members, wide.members.astype(np.float32))
+    np.testing.assert_array_equal(narrow.flows, wide.flows)
+    with pytest.raises(ValueError, match="dtype"):
+        simulate(plan, runs=1, dtype=np.int32)
+
+
 def test_same_seed_same_results_whatever_the_ensemble_size():
     """Run r depends on (seed, r) only: not on how many runs are simulated with it."""
     plan = make_plan(_with(load_scenario("mexico-2006-2012"), mode="stochastic"))
