@@ -23,10 +23,14 @@ the ODE with one of three integrators (`simulation.integrator`):
 - "rk4": classic RK4 with a weekly step (within 2e-10 of LSODA on PC2023);
 - "euler": the weekly difference equation.
 Stochastic mode draws each week's recruits from a Poisson law and exits from a binomial law
-split among their causes.
+split among their causes (a multinomial draw), from one xoshiro256+ stream per run, with
+exact samplers vectorized over the runs of a block (integrators.py,
+tests/test_stochastic_draws.py).
 
 Arrays are (groups, runs) so the inner loop runs over the ensemble, contiguous in memory; the
-Numba kernels hold the only loops over groups and runs.
+Numba kernels hold the only loops over groups and runs. simulate(dtype=np.float32) stores the
+members in single precision (integrated in float64), for ensembles whose speed is bound by
+writing them.
 
 The code is split by concern, and imports point one way (aggregate -> integrators -> flows):
 - flows.py: the model, i.e. the flows above and dC/dt, written once (`flows.derivative`);
