@@ -80,13 +80,13 @@ def test_same_seed_same_results_whatever_the_ensemble_size():
     """Run r depends on (seed, r) only: not on how many runs are simulated with it."""
     plan = make_plan(_with(load_scenario("mexico-2006-2012"), mode="stochastic"))
     few = simulate(plan, runs=3, seed=11)
-    many = simulate(plan, runs=70, seed=11)  # crosses a block boundary
+    many = simulate(plan, runs=140, seed=11)  # crosses a block boundary (STOCHASTIC_BLOCK)
     again = simulate(plan, runs=3, seed=11)
     other = simulate(plan, runs=3, seed=12)
     np.testing.assert_array_equal(few.members, many.members[:, :, :3])
     np.testing.assert_array_equal(few.members, again.members)
     assert not np.array_equal(few.members, other.members)
-    assert len({tuple(many.members[-1, :, r]) for r in range(70)}) == 70
+    assert len({tuple(many.members[-1, :, r]) for r in range(140)}) == 140
 
 
 def test_zero_recruitment_makes_every_group_decline():

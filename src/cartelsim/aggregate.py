@@ -56,6 +56,9 @@ from cartelsim.trajectories import FLOWS, Trajectories
 
 #: Runs simulated together in one kernel call; also the unit of progress reporting.
 BLOCK = 64
+#: The same in stochastic mode, whose draws run over the runs of a block at once: 128 runs
+#: were 10-20 % faster than 64 or 256 on PC2023 (benchmarks/README.md).
+STOCHASTIC_BLOCK = 128
 #: The same for the "dopri5" integrator, whose speed is bound by writing the weekly output:
 #: wider blocks write longer contiguous stretches of `members` (measured in benchmarks/).
 WIDE_BLOCK = 512
@@ -118,8 +121,9 @@ def simulate(
         _dopri5_ensemble(plan, params, initial, network, national, members, flows, progress)
         return Trajectories(members, flows, params)
     rk4 = integrator == "rk4"
-    for lo in range(0, runs, BLOCK):
-        hi = min(lo + BLOCK, runs)
+    width = STOCHASTIC_BLOCK if stochastic else BLOCK
+    for lo in range(0, runs, width):
+        hi = min(lo + width, runs)
         block_params = np.ascontiguousarray(params[:, lo:hi], dtype=float)
         block_start = np.ascontiguousarray(initial[:, lo:hi], dtype=float)
         if stochastic:
