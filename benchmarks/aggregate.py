@@ -188,6 +188,12 @@ def main(argv: list[str] | None = None) -> int:
     rows[-1]["rhs_evaluations_per_run"] = evaluations
     result = diffrax_ensemble(base_plan, params[:, : args.runs], args.repeat, args.data_dir)
     skipped = {}
+    try:  # not timed: its wheel does not build here (benchmarks/README.md)
+        import numbalsoda  # noqa: F401
+
+        skipped["numbalsoda LSODA"] = "installed, but not part of this benchmark"
+    except ImportError:
+        skipped["numbalsoda LSODA"] = "numbalsoda is not installed (its wheel does not build here)"
     if "skipped" in result:
         skipped[DIFFRAX] = result["skipped"]
     else:
