@@ -58,17 +58,35 @@ def test_flows_balance_and_stocks_stay_non_negative(mode, integrator, pc2023_dir
         assert traj.flows.min() >= 0.0
 
 
+@pytest.mark.parametrize(
+    ("mode", "integrator"),
+    [("deterministic", "dopri5"), ("deterministic", "rk4"), ("stochastic", "rk4")],
+)
+def test_float32_members_are_the_float64_ones_rounded(mode, integrator, pc2023_dir):
+    """simulate(dtype=np.float32) integrates in float64 and only stores members in single
+    precision: the same numbers rounded (stochastic counts exactly), the same flows."""
+    scenario = _with(load_scenario("mexico-2006-2012"), mode=mode, integrator=integrator)
+    plan = make_plan(scenario, data_dir=pc2023_dir)
+    wide = simulate(plan, runs=70, seed=3)
+    narrow = simulate(plan, runs=70, seed=3, dtype=np.float32)
+    assert wide.members.dtype == np.float64 and narrow.members.dtype == np.float32
+    np.testing.assert_array_equal(narrow.members, wide.members.astype(np.float32))
+    np.testing.assert_array_equal(narrow.flows, wide.flows)
+    with pytest.raises(ValueError, match="dtype"):
+        simulate(plan, runs=1, dtype=np.int32)
+
+
 def test_same_seed_same_results_whatever_the_ensemble_size():
     """Run r depends on (seed, r) only: not on how many runs are simulated with it."""
     plan = make_plan(_with(load_scenario("mexico-2006-2012"), mode="stochastic"))
     few = simulate(plan, runs=3, seed=11)
-    many = simulate(plan, runs=70, seed=11)  # crosses a block boundary
+    many = simulate(plan, runs=140, seed=11)  # crosses a block boundary (STOCHASTIC_BLOCK)
     again = simulate(plan, runs=3, seed=11)
     other = simulate(plan, runs=3, seed=12)
     np.testing.assert_array_equal(few.members, many.members[:, :, :3])
     np.testing.assert_array_equal(few.members, again.members)
     assert not np.array_equal(few.members, other.members)
-    assert len({tuple(many.members[-1, :, r]) for r in range(70)}) == 70
+    assert len({tuple(many.members[-1, :, r]) for r in range(140)}) == 140
 
 
 def test_zero_recruitment_makes_every_group_decline():
@@ -414,10 +432,12 @@ def test_the_right_hand_side_computes_the_documented_flows(pc2023_dir):
         expected = _flows_by_formula(plan, week, state, params)
         scale = expected.max(axis=(0, 1))  # per flow
         out, work = np.empty((n + len(FLOWS), runs)), np.empty((flows.WORK_ROWS, runs))
-        by_group = np.empty((n, runs, len(FLOWS)))
+        by_group = np.empty((len(FLOWS), n, runs))
         arguments = _rhs_arguments(plan, week, params)
         flows.derivative(state, out, *arguments, work, 1.0, by_group)
-        np.testing.assert_allclose(by_group, expected, rtol=1e-12, atol=1e-13 * scale.max())
+        np.testing.assert_allclose(
+            by_group, expected.transpose(2, 0, 1), rtol=1e-12, atol=1e-13 * scale.max()
+        )
         net = expected[..., 0] - expected[..., 1:].sum(axis=-1)
         np.testing.assert_allclose(out[:n], net, rtol=1e-10, atol=1e-12 * scale.max())
         national = expected.sum(axis=0).T  # a truce's conflict deaths: 0 up to rounding
@@ -427,21 +447,3 @@ def test_the_right_hand_side_computes_the_documented_flows(pc2023_dir):
         np.testing.assert_array_equal(weighted[:n], out[:n])
         np.testing.assert_allclose(weighted[n:], out[n:] / 6, rtol=1e-15, atol=0.0)
         assert by_group.min() >= 0.0 and not out[:, -1].any()  # the run with no members
-
-
-def test_expected_flows_are_the_derivatives_flows_for_one_run(pc2023_dir):
-    """The stochastic mode draws around flows.expected_flows, derivative's by_group for a
-    block of one run written as plain loops for speed (benchmarks/README.md): the numbers
-    must be derivative's, exactly, for every run."""
-    for plan, week in _rhs_cases(pc2023_dir):
-        state, params = _rhs_inputs(plan, seed=1)
-        n, runs = state.shape
-        out, work = np.empty((n + len(FLOWS), runs)), np.empty((flows.WORK_ROWS, runs))
-        by_group = np.empty((n, runs, len(FLOWS)))
-        flows.derivative(state, out, *_rhs_arguments(plan, week, params), work, 1.0, by_group)
-        for r in range(runs):
-            one_run = np.ascontiguousarray(state[:, r : r + 1])
-            arguments = _rhs_arguments(plan, week, np.ascontiguousarray(params[:, r : r + 1]))
-            expected = np.empty((n, len(FLOWS)))
-            flows.expected_flows(one_run, *arguments, np.empty((flows.WORK_ROWS, 1)), expected)
-            np.testing.assert_array_equal(expected, by_group[:, r])

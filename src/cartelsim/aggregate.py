@@ -23,10 +23,14 @@ the ODE with one of three integrators (`simulation.integrator`):
 - "rk4": classic RK4 with a weekly step (within 2e-10 of LSODA on PC2023);
 - "euler": the weekly difference equation.
 Stochastic mode draws each week's recruits from a Poisson law and exits from a binomial law
-split among their causes.
+split among their causes (a multinomial draw), from one xoshiro256+ stream per run, with
+exact samplers vectorized over the runs of a block (integrators.py,
+tests/test_stochastic_draws.py).
 
 Arrays are (groups, runs) so the inner loop runs over the ensemble, contiguous in memory; the
-Numba kernels hold the only loops over groups and runs.
+Numba kernels hold the only loops over groups and runs. simulate(dtype=np.float32) stores the
+members in single precision (integrated in float64), for ensembles whose speed is bound by
+writing them.
 
 The code is split by concern, and imports point one way (aggregate -> integrators -> flows):
 - flows.py: the model, i.e. the flows above and dC/dt, written once (`flows.derivative`);
@@ -52,6 +56,9 @@ from cartelsim.trajectories import FLOWS, Trajectories
 
 #: Runs simulated together in one kernel call; also the unit of progress reporting.
 BLOCK = 64
+#: The same in stochastic mode, whose draws run over the runs of a block at once: 128 runs
+#: were 10-20 % faster than 64 or 256 on PC2023 (benchmarks/README.md).
+STOCHASTIC_BLOCK = 128
 #: The same for the "dopri5" integrator, whose speed is bound by writing the weekly output:
 #: wider blocks write longer contiguous stretches of `members` (measured in benchmarks/).
 WIDE_BLOCK = 512
@@ -74,6 +81,7 @@ def simulate(
     progress=None,
     record: Literal["groups", "national"] = "groups",
     first_run: int = 0,
+    dtype=np.float64,
 ) -> Trajectories:
     """Run an ensemble. `params` (P, runs) overrides the scenario's values run by run;
     `initial` (groups, runs) overrides the start state. Results for run r depend only on the
@@ -84,7 +92,16 @@ def simulate(
     shape (weeks + 1, 1, runs); flows unchanged), for uses that need national series only
     (sensitivity analysis, policy comparison, large ensembles): every group's stock every
     week is 625 kB per run on PC2023, and writing it costs most of the "dopri5" time.
+
+    dtype=np.float32 stores `members` in single precision (flows stay float64): every group
+    every week at half the memory and, with "dopri5", nearly twice the speed (the output is
+    what bounds it: benchmarks/README.md). The state is still integrated in float64; only
+    the recorded values are rounded, to 6e-8 relative (stochastic counts below 2^24 are
+    exact). The default, float64, is unchanged.
     """
+    dtype = np.dtype(dtype)
+    if dtype not in (np.float64, np.float32):
+        raise ValueError(f"dtype: must be float64 or float32, not {dtype}")
     if record not in ("groups", "national"):
         raise ValueError(f"record: must be 'groups' or 'national', not {record!r}")
     national = record == "national"
@@ -96,7 +113,7 @@ def simulate(
     # Only the stochastic mode draws: the seeds (about 10 us per run) are made for it alone;
     # run_seeds(seed, 0) still checks `seed`.
     seeds = run_seeds(seed, runs if stochastic else 0, first_run)
-    members = np.empty((plan.weeks + 1, 1 if national else plan.n_groups, runs))
+    members = np.empty((plan.weeks + 1, 1 if national else plan.n_groups, runs), dtype=dtype)
     flows = np.empty((plan.weeks, len(FLOWS), runs))
     network = _network_arrays(plan)
     integrator = plan.scenario.simulation.integrator
@@ -104,8 +121,9 @@ def simulate(
         _dopri5_ensemble(plan, params, initial, network, national, members, flows, progress)
         return Trajectories(members, flows, params)
     rk4 = integrator == "rk4"
-    for lo in range(0, runs, BLOCK):
-        hi = min(lo + BLOCK, runs)
+    width = STOCHASTIC_BLOCK if stochastic else BLOCK
+    for lo in range(0, runs, width):
+        hi = min(lo + width, runs)
         block_params = np.ascontiguousarray(params[:, lo:hi], dtype=float)
         block_start = np.ascontiguousarray(initial[:, lo:hi], dtype=float)
         if stochastic:
@@ -162,7 +180,7 @@ def _dopri5_ensemble(
                                    step, tolerance, national, members, flows, lo,
                                    error)  # fmt: skip
             else:
-                m = np.empty((plan.weeks + 1, members.shape[1], todo.size))
+                m = np.empty((plan.weeks + 1, members.shape[1], todo.size), dtype=members.dtype)
                 f = np.empty((plan.weeks, len(FLOWS), todo.size))
                 integrators.dopri5(np.ascontiguousarray(block_start[:, todo]),
                                    np.ascontiguousarray(block_params[:, todo]), *common,

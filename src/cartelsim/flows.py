@@ -83,9 +83,10 @@ def derivative(
     is c_i = sum_j K_ij x_j = inv_a_i boost_i (sum_j E_ij boost_j x_j + Y - boost_i x_i),
     Y = sum_j boost_j x_j (plan.Epoch).
 
-    by_group: None, or a (groups, runs, 5) array that gets each group's five flows per week
-    (FLOWS order): the expected values the stochastic mode draws around (its kernel uses
-    `expected_flows`, the same numbers for one run, faster). work: (WORK_ROWS, runs) scratch.
+    by_group: None, or a (5, groups, runs) array that gets each group's five flows per week
+    (FLOWS order): the expected values the stochastic mode draws around, for its block of
+    runs (rows by_group[f, i] contiguous over the runs, so this loop still vectorizes).
+    work: (WORK_ROWS, runs) scratch.
     """
     runs = state.shape[1]
     N, Y, G, Q, loss, conflict, T, incap = (
@@ -117,7 +118,7 @@ def derivative(
             conflict[r] += x * c
             xd[r] = x * (recruiting - loss[r] - crowding - fighting)
             if by_group is not None:
-                _group_flows(by_group[i, r], x, recruiting, incap[r], arrest[r], kill[r], force,
+                _group_flows(by_group, i, r, x, recruiting, incap[r], arrest[r], kill[r], force,
                              fighting, crowding)  # fmt: skip
     for r in range(runs):
         # sum_i x_i * (eta / N) = eta when N > 0
@@ -127,38 +128,6 @@ def derivative(
         out[n + 2, r] = weight * kill[r] * force * N[r]
         out[n + 3, r] = weight * lethal[r] * conflict[r]
         out[n + 4, r] = weight * sat[r] * Q[r]
-
-
-@numba.njit(cache=True, error_model="numpy", boundscheck=False)
-def expected_flows(
-    state, n, eff, fixed_count, force, g, inv_a, boost, indptr, indices, data, work, by_group
-):
-    """derivative's by_group for a block of ONE run (state (groups, 1), eff (P, 1)), into
-    by_group (groups, 5), and nothing else: what the stochastic mode needs every week.
-
-    A specialization for speed, through the same formulas (_common_exits, _group_rates,
-    _group_flows) in the same order, so the numbers are derivative's exactly
-    (tests/test_aggregate.py checks it). derivative's loops run over the runs of a block,
-    and on a block of one run their overhead dominates: on PC2023, 4.6-5.1 us per
-    evaluation against 1.3-1.4 us for these plain loops over the groups, which saves
-    1.7-1.9 ms per stochastic run of 520 weeks, 8-9 % of its time (benchmarks/aggregate.py
-    measures it; benchmarks/README.md).
-    """
-    x = state[:, 0]
-    N, Y = work[0], work[1]
-    _sums(state, n, boost, g, N, Y, work[2], work[3])
-    arrest, kill = eff[STATE_ARREST_RATE, 0], eff[STATE_KILL_RATE, 0]
-    rec, lethal, sat = eff[RECRUITMENT_RATE, 0], eff[CONFLICT_LETHALITY, 0], eff[SATURATION, 0]
-    incap = _common_exits(eff[INCAPACITATION, 0], arrest, kill, N[0], fixed_count, force)[0]
-    for i in range(n):
-        t = 0.0  # sum_j E_ij boost_j x_j, in derivative's order
-        for k in range(indptr[i], indptr[i + 1]):
-            t += data[k] * boost[indices[k]] * x[indices[k]]
-        bi = boost[i]
-        recruiting, fighting, crowding, _ = _group_rates(
-            x[i], t + Y[0], bi, g[i], inv_a[i] * bi, rec, lethal, sat
-        )
-        _group_flows(by_group[i], x[i], recruiting, incap, arrest, kill, force, fighting, crowding)
 
 
 @numba.njit(inline="always")
@@ -184,13 +153,14 @@ def _group_rates(x, total, bi, gi, lethality, rec, lethal, sat):
 
 
 @numba.njit(inline="always")
-def _group_flows(row, x, recruiting, incap, arrest, kill, force, fighting, crowding):
-    """row[f] = the group's flow f per week (FLOWS order), from its per-member rates."""
-    row[0] = x * recruiting
-    row[1] = x * (incap + arrest * force)
-    row[2] = x * (kill * force)
-    row[3] = x * fighting
-    row[4] = x * crowding
+def _group_flows(by_group, i, r, x, recruiting, incap, arrest, kill, force, fighting, crowding):
+    """by_group[f, i, r] = group i's flow f per week in run r (FLOWS order), from its
+    per-member rates."""
+    by_group[0, i, r] = x * recruiting
+    by_group[1, i, r] = x * (incap + arrest * force)
+    by_group[2, i, r] = x * (kill * force)
+    by_group[3, i, r] = x * fighting
+    by_group[4, i, r] = x * crowding
 
 
 @numba.njit(cache=True, error_model="numpy", boundscheck=False)

@@ -15,10 +15,12 @@ are stepped together, and inner loops run over them (contiguous in memory).
 
 from __future__ import annotations
 
+import math
+
 import numba
 import numpy as np
 
-from cartelsim.flows import WORK_ROWS, derivative, expected_flows, in_force
+from cartelsim.flows import WORK_ROWS, derivative, in_force
 from cartelsim.plan import ADD, MOVE
 from cartelsim.trajectories import FLOWS
 
@@ -50,12 +52,13 @@ def weekly(
     eff = np.empty_like(params)
     work = np.empty((WORK_ROWS, runs))
     weights = np.array([1.0, 2.0, 2.0, 1.0]) / 6.0 if rk4 else np.array([1.0])
+    no_rng = np.zeros((4, 1), dtype=np.uint64)  # transfers draw nothing here
     steps = np.array([0.5, 0.5, 1.0])
     stages = weights.shape[0]
     for week in range(mult.shape[0]):
         now, after = (week % 2, (week + 1) % 2) if national else (week, week + 1)
         X = states[now]
-        apply_transfers(X, week, transfers, False)
+        apply_transfers(X, week, transfers, False, no_rng)
         if national:
             record(X, n, True, members[week], 0)
         e = epoch_of_week[week]
@@ -174,10 +177,11 @@ def dopri5(
         for r in range(runs):
             y[i, r] = X0[i, r] if i < n else 0.0
     error[:] = 0.0
+    no_rng = np.zeros((4, 1), dtype=np.uint64)  # transfers draw nothing here
     weeks = mult.shape[0]
     t, b = 0, 0
     while t < weeks:
-        apply_transfers(y, t, transfers, False)
+        apply_transfers(y, t, transfers, False, no_rng)
         record(y, n, national, members[t], lo)
         while boundaries[b] <= t:
             b += 1
@@ -296,67 +300,268 @@ def stochastic(
     X0, zipf_initial, seeds, params, fixed_count, mult, forces, g, transfers,
     epoch_of_week, inv_a, boost, indptr, indices, data, national, members, flows,
 ):  # fmt: skip
-    """Simulate a block of runs one after another, each from its own random stream; with
-    national, members[:, 0] gets the total over the groups (the draws do not change).
+    """Simulate a block of runs, each from its own random stream (xoshiro256+ seeded with
+    seeds[r], column r of S); with national, members[:, 0] gets the total over the groups
+    (the draws do not change).
 
-    Every week, flows.expected_flows gives each group's expected flows for this run's state
-    (derivative's by_group, for one run), and _draw_group_week draws the week's recruits
-    and exits around them. Runs
-    go one at a time because Numba's generator is one global stream: each run reseeds it.
+    Every week, flows.derivative gives each group's expected flows for every run of the
+    block (its by_group), and _draw_group_week draws group by group the week's recruits and
+    exits around them, for all the runs at once (loops over the runs, which vectorize).
+    Each run draws from its own stream only, and how many numbers it takes depends on its
+    own values only, so its results do not depend on the other runs of the block.
     """
     n, runs = X0.shape
-    expected = np.empty((n, len(FLOWS)))
-    eff = np.empty((params.shape[0], 1))
-    work = np.empty((WORK_ROWS, 1))
-    X = np.empty((n, 1))  # one run, as a block of one: (groups, runs) arrays
-    x = X[:, 0]
+    S = np.empty((4, runs), dtype=np.uint64)
+    X = np.empty((n, runs))
     for r in range(runs):
-        np.random.seed(seeds[r])
+        S[:, r] = rng_state(seeds[r])
+        s = S[:, r]
         for i in range(n):
-            x[i] = float(np.random.poisson(X0[i, r])) if zipf_initial else np.round(X0[i, r])
-        for week in range(mult.shape[0]):
-            apply_transfers(X, week, transfers, True)
-            record(X, n, national, members[week], r)
-            e = epoch_of_week[week]
-            in_force(params[:, r : r + 1], mult, week, eff)
-            expected_flows(X, n, eff, fixed_count, forces[week], g, inv_a[e], boost[e],
-                           indptr[e], indices, data, work, expected)  # fmt: skip
-            out = flows[week, :, r]
-            out[:] = 0.0
-            for i in range(n):
-                x[i] += _draw_group_week(x[i], expected[i], out)
-        record(X, n, national, members[mult.shape[0]], r)
+            X[i, r] = poisson(s, X0[i, r]) if zipf_initial else np.round(X0[i, r])
+    expected = np.empty((len(FLOWS), n, runs))
+    out = np.empty((n + len(FLOWS), runs))
+    eff = np.empty_like(params)
+    work = np.empty((WORK_ROWS, runs))
+    week_flows = np.empty((len(FLOWS), runs))
+    scratch = np.empty((_SCRATCH_ROWS, runs))
+    bits = np.empty(runs, dtype=np.uint64)
+    for week in range(mult.shape[0]):
+        apply_transfers(X, week, transfers, True, S)
+        record(X, n, national, members[week], 0)
+        e = epoch_of_week[week]
+        in_force(params, mult, week, eff)
+        derivative(X, out, n, eff, fixed_count, forces[week], g, inv_a[e], boost[e],
+                   indptr[e], indices, data, work, 1.0, expected)  # fmt: skip
+        week_flows[:] = 0.0
+        for i in range(n):
+            _draw_group_week(S, X[i], expected, i, week_flows, scratch, bits)
+        flows[week] = week_flows
+    record(X, n, national, members[mult.shape[0]], 0)
+
+
+#: Rows of the stochastic kernel's per-run scratch array.
+_SCRATCH_ROWS = 10
 
 
 @numba.njit(cache=True, error_model="numpy", boundscheck=False)
-def _draw_group_week(x, expected, flows):
-    """One group's week in stochastic mode; adds to `flows`, returns the change in members.
+def _draw_group_week(S, x, expected, i, flows, scratch, bits):
+    """Group i's week in stochastic mode, for every run of the block: x (runs,) its members,
+    changed in place; adds the week's flows to flows (5, runs).
 
     Recruits ~ Poisson(expected recruits). Each member leaves with probability
-    1 - exp(-h), h = total exit rate per member; the leavers are split among the causes in
-    proportion to their expected sizes (sequential binomials).
+    1 - exp(-h), h = total exit rate per member, so exits ~ Binomial(x, 1 - exp(-h)); the
+    leavers are split among the causes in proportion to their expected sizes (a multinomial
+    draw). Inversion (one uniform each, vectorized over the runs) where the mean is small;
+    the runs with larger means go one by one through the exact samplers above.
     """
-    recruits = float(np.random.poisson(expected[0]))
-    flows[0] += recruits
-    exit_rate = expected[1] + expected[2] + expected[3] + expected[4]
-    if x <= 0.0 or exit_rate <= 0.0:
-        return recruits
-    exits = np.random.binomial(int(x), 1.0 - np.exp(-exit_rate / x))
-    left, remaining = exits, exit_rate
-    for c in range(1, 5):
-        share = left
-        if c < 4 and remaining > 0.0:
-            share = np.random.binomial(left, min(1.0, expected[c] / remaining))
-        flows[c] += share
-        left -= share
-        remaining -= expected[c]
-    return recruits - exits
+    runs = x.shape[0]
+    lam, rate, u, first, k, p, ratio = (
+        scratch[0], scratch[1], scratch[2], scratch[3], scratch[4], scratch[5], scratch[6],
+    )  # fmt: skip
+    a1, a2, a3 = scratch[7], scratch[8], scratch[9]
+    rec, inc, kil, con, sat = (
+        expected[0, i], expected[1, i], expected[2, i], expected[3, i], expected[4, i],
+    )  # fmt: skip
+    # Recruits: inversion below a mean of 10 (P(k) = P(k - 1) lam / k), PTRS above.
+    for r in range(runs):
+        lam[r] = rec[r] if rec[r] < 10.0 else 0.0  # 0: drawn below, one by one
+        rate[r] = inc[r] + kil[r] + con[r] + sat[r]
+    _uniforms(S, u, bits)
+    _exp_neg(lam, first, bits)
+    _poisson_inversion(u, lam, first, k, p)
+    for r in range(runs):
+        if rec[r] >= 10.0 or k[r] < 0.0:  # a large mean, or (rarely) rounding: exactly
+            k[r] = poisson(S[:, r], rec[r])
+        flows[0, r] += k[r]
+        x[r] += k[r]  # applied after the exits below, which use the members before
+        lam[r] = k[r]  # the recruits, kept for the exits
+    # Exits: Binomial(n, p), n = members at the start of the week, (1 - p)^n = exp(-rate).
+    for r in range(runs):
+        n = x[r] - lam[r]
+        small = n > 0.0 and rate[r] > 0.0
+        per_member = rate[r] / n if small else 0.0
+        a1[r] = per_member
+        a2[r] = rate[r] if small else 0.0
+    _exp_neg(a1, p, bits)  # q = exp(-h)
+    _exp_neg(a2, first, bits)  # q^n = exp(-rate)
+    for r in range(runs):
+        n = x[r] - lam[r]
+        q = p[r]
+        prob = 1.0 - q
+        ratio[r] = prob / q
+        lam[r] = n  # from here on: the members before the week
+        if prob > 0.5 or n * prob >= 30.0:
+            first[r] = -1.0  # drawn below, one by one
+    _uniforms(S, u, bits)
+    _binomial_inversion(u, lam, first, ratio, k, p)
+    most = 0.0
+    for r in range(runs):
+        n = lam[r]
+        if not (n > 0.0 and rate[r] > 0.0):
+            k[r] = 0.0
+        elif first[r] < 0.0 or k[r] < 0.0:  # a large mean, or (rarely) rounding: exactly
+            k[r] = binomial(S[:, r], n, -math.expm1(-rate[r] / n))
+        x[r] -= k[r]
+        if k[r] <= SPLIT_BY_MEMBER:
+            most = max(most, k[r])
+    # The causes: one categorical draw per leaver (up to SPLIT_BY_MEMBER leavers).
+    for r in range(runs):
+        a1[r] = inc[r]
+        a2[r] = inc[r] + kil[r]
+        a3[r] = a2[r] + con[r] if sat[r] > 0.0 else np.inf
+        ratio[r] = 0.0  # incapacitated
+        p[r] = 0.0  # state kills
+        first[r] = 0.0  # conflict deaths
+        lam[r] = k[r] if k[r] <= SPLIT_BY_MEMBER else 0.0
+    for j in range(int(most)):
+        _uniforms_where(S, u, bits, lam, j)
+        for r in range(runs):
+            v = u[r] * rate[r] if j < lam[r] else np.inf  # inf: no leaver j in this run
+            ratio[r] += 1.0 if v < a1[r] else 0.0
+            p[r] += 1.0 if (v >= a1[r]) & (v < a2[r]) else 0.0
+            first[r] += 1.0 if (v >= a2[r]) & (v < a3[r]) else 0.0
+    for r in range(runs):
+        if k[r] > SPLIT_BY_MEMBER:
+            split(S[:, r], k[r], expected[1:, i, r], flows[1:, r])
+        else:
+            flows[1, r] += ratio[r]
+            flows[2, r] += p[r]
+            flows[3, r] += first[r]
+            flows[4, r] += k[r] - ratio[r] - p[r] - first[r]
+
+
+@numba.njit(cache=True, error_model="numpy", boundscheck=False)
+def _poisson_inversion(u, lam, first, k, p):
+    """k[r] = the smallest k with u[r] < P(0) + ... + P(k), P the Poisson(lam[r]) law,
+    P(0) = first[r]; -1 where rounding leaves u[r] above the sum at _MAX_TERMS terms.
+
+    Term j for every run at once, until every run has its k: branch-free, so it vectorizes
+    (u[r] - P(0) - ... - P(j) only decreases, and k[r] counts the terms it is >= 0 after)."""
+    runs = u.shape[0]
+    for r in range(runs):
+        k[r] = 0.0
+        p[r] = first[r]
+        u[r] -= first[r]
+    for j in range(1, _MAX_TERMS):
+        inv = _INVERSE[j]
+        top = -1.0
+        for r in range(runs):
+            k[r] += 1.0 if u[r] >= 0.0 else 0.0
+            p[r] *= lam[r] * inv
+            u[r] -= p[r]
+            top = max(top, u[r])
+        if top < 0.0:
+            return
+    for r in range(runs):
+        if u[r] >= 0.0:
+            k[r] = -1.0
+
+
+@numba.njit(cache=True, error_model="numpy", boundscheck=False)
+def _binomial_inversion(u, n, first, ratio, k, p):
+    """k[r] = the smallest k with u[r] < P(0) + ... + P(k), P the Binomial(n[r], .) law with
+    P(0) = first[r] and P(k) / P(k - 1) = (n - k + 1) / k ratio[r]; -1 where rounding leaves
+    u[r] above the sum; runs with first[r] < 0 are skipped (k[r] = 0). As
+    _poisson_inversion."""
+    runs = u.shape[0]
+    for r in range(runs):
+        k[r] = 0.0
+        p[r] = first[r] if first[r] >= 0.0 else 0.0
+        u[r] = u[r] - p[r] if first[r] >= 0.0 else -1.0
+    for j in range(1, _MAX_TERMS):
+        inv = _INVERSE[j]
+        top = -1.0
+        for r in range(runs):
+            k[r] += 1.0 if u[r] >= 0.0 else 0.0
+            p[r] *= max(n[r] - j + 1.0, 0.0) * inv * ratio[r]
+            u[r] -= p[r]
+            top = max(top, u[r])
+        if top < 0.0:
+            return
+    for r in range(runs):
+        if u[r] >= 0.0:
+            k[r] = -1.0
+
+
+@numba.njit(cache=True, error_model="numpy", boundscheck=False)
+def _uniforms(S, u, bits):
+    """u[r] = the next uniform on [0, 1) of run r's xoshiro256+ stream (column r of S)."""
+    s0, s1, s2, s3 = S[0], S[1], S[2], S[3]
+    for r in range(u.shape[0]):
+        a0, a1, a2, a3 = s0[r], s1[r], s2[r], s3[r]
+        result = a0 + a3
+        t = a1 << _U64(17)
+        a2 ^= a0
+        a3 ^= a1
+        a1 ^= a2
+        a0 ^= a3
+        a2 ^= t
+        a3 = (a3 << _U64(45)) | (a3 >> _U64(19))
+        s0[r], s1[r], s2[r], s3[r] = a0, a1, a2, a3
+        u[r] = float(result >> _MASK53) * _TO_DOUBLE
+
+
+@numba.njit(cache=True, error_model="numpy", boundscheck=False)
+def _uniforms_where(S, u, bits, count, j):
+    """_uniforms for the runs with j < count[r] only; the others' streams do not move."""
+    s0, s1, s2, s3 = S[0], S[1], S[2], S[3]
+    for r in range(u.shape[0]):
+        a0, a1, a2, a3 = s0[r], s1[r], s2[r], s3[r]
+        result = a0 + a3
+        t = a1 << _U64(17)
+        b2 = a2 ^ a0
+        b3 = a3 ^ a1
+        b1 = a1 ^ b2
+        b0 = a0 ^ b3
+        b2 ^= t
+        b3 = (b3 << _U64(45)) | (b3 >> _U64(19))
+        take = j < count[r]
+        s0[r] = b0 if take else a0
+        s1[r] = b1 if take else a1
+        s2[r] = b2 if take else a2
+        s3[r] = b3 if take else a3
+        u[r] = float(result >> _MASK53) * _TO_DOUBLE
+
+
+@numba.njit(cache=True, error_model="numpy", boundscheck=False)
+def _exp_neg(y, out, bits):
+    """out[r] = exp(-y[r]) for y[r] >= 0 (700 at most: larger y get exp(-700)), in a loop
+    that vectorizes: y = m ln 2 + d, |d| <= ln(2) / 2, exp(-d) by its Taylor series to
+    degree 13 (truncation below 1e-17 relative) times 2^-m from a table. Within a few ulp
+    of math.exp (tests/test_stochastic_draws.py)."""
+    for r in range(y.shape[0]):
+        z = min(y[r], 700.0)
+        m = math.floor(z * _LOG2E + 0.5)
+        d = -((z - m * _LN2_HI) - m * _LN2_LO)
+        t = 1.0 / 6227020800.0
+        t = t * d + 1.0 / 479001600.0
+        t = t * d + 1.0 / 39916800.0
+        t = t * d + 1.0 / 3628800.0
+        t = t * d + 1.0 / 362880.0
+        t = t * d + 1.0 / 40320.0
+        t = t * d + 1.0 / 5040.0
+        t = t * d + 1.0 / 720.0
+        t = t * d + 1.0 / 120.0
+        t = t * d + 1.0 / 24.0
+        t = t * d + 1.0 / 6.0
+        t = t * d + 0.5
+        t = t * d + 1.0
+        t = t * d + 1.0
+        out[r] = t * _POW2_NEG[m]
+
+
+#: 2^-m for m = 0 .. 1023.
+_POW2_NEG = 2.0 ** -np.arange(1024.0)
+_LOG2E = 1.4426950408889634
+_LN2_HI = 6.93147180369123816490e-01
+_LN2_LO = 1.90821492927058770002e-10
 
 
 @numba.njit(cache=True)
-def apply_transfers(X, week, transfers, draw):
+def apply_transfers(X, week, transfers, draw, s):
     """Member moves (splits, mergers) and new groups scheduled at the start of `week`; with
-    draw (the stochastic mode), whole members: a binomial share moves, counts are rounded."""
+    draw (the stochastic mode), whole members: a binomial share moves (run r drawing from
+    its generator state s[:, r]; s is unused otherwise), counts are rounded."""
     for k in range(transfers.shape[0]):
         if int(transfers[k, 0]) != week:
             continue
@@ -365,7 +570,7 @@ def apply_transfers(X, week, transfers, draw):
             if int(transfers[k, 1]) == MOVE:
                 moved = X[src, r] * amount
                 if draw:
-                    moved = float(np.random.binomial(int(X[src, r]), amount))
+                    moved = binomial(s[:, r], X[src, r], amount)
                 X[src, r] -= moved
                 X[dst, r] += moved
             elif int(transfers[k, 1]) == ADD:
@@ -391,3 +596,204 @@ def record(X, n, national, out, lo):
             row, xi = out[i], X[i]
             for r in range(runs):
                 row[lo + r] = xi[r]
+
+
+# ---------------------------------------------------------------------------------------
+# The stochastic mode's random numbers: a generator of its own per run and exact samplers.
+#
+# Numba's np.random is one global Mersenne Twister and its samplers recompute their set-up
+# at every call; the stochastic mode draws about 300,000 variates per PC2023 run, most of
+# them Poisson or binomial with means of 0.1-20. These samplers are exact (the same laws
+# as numpy's, up to floating-point rounding in the probabilities; tests/test_stochastic_
+# draws.py compares them with numpy's samplers by chi-square tests):
+# - uniforms from xoshiro256+ (Blackman & Vigna 2018), 53 bits per double, its state
+#   seeded from the run's seed by splitmix64, four uint64 per run (`rng_state`);
+# - Poisson: inversion by sequential search below a mean of 10, else Hormann's PTRS
+#   transformed rejection (1993; numpy's algorithm for those means);
+# - binomial: inversion when n min(p, 1-p) < 30 (as numpy), else Hormann's BTRS (1993);
+# - multinomial splits of a group's exits among their causes: one categorical draw per
+#   member when there are at most SPLIT_BY_MEMBER of them, else sequential binomials.
+# The stochastic kernel runs the inversions and categorical draws for all the runs of a
+# block at once (_draw_group_week), and these scalar samplers for the rest.
+# ---------------------------------------------------------------------------------------
+
+#: The inversion loops multiply by 1/k from this table instead of dividing.
+_INVERSE = np.concatenate(([0.0], 1.0 / np.arange(1.0, 257.0)))
+#: Inversion samplers give up past this many terms and draw again (Poisson below a mean of
+#: 10 reaches it with probability below 1e-150; the binomial's own bound comes first).
+_MAX_TERMS = 256
+#: Exits split one member at a time (a categorical draw each) up to this many.
+SPLIT_BY_MEMBER = 64
+
+_U64 = np.uint64
+_MASK53 = _U64(11)
+_TO_DOUBLE = 2.0**-53
+
+
+@numba.njit(inline="always")
+def _rotl(x, k):
+    return (x << _U64(k)) | (x >> _U64(64 - k))
+
+
+@numba.njit(cache=True)
+def rng_state(seed):
+    """The xoshiro256+ state (4 uint64) of one run, from its seed through splitmix64."""
+    s = np.empty(4, dtype=np.uint64)
+    z = _U64(seed)
+    for i in range(4):
+        z = z + _U64(0x9E3779B97F4A7C15)
+        v = z
+        v = (v ^ (v >> _U64(30))) * _U64(0xBF58476D1CE4E5B9)
+        v = (v ^ (v >> _U64(27))) * _U64(0x94D049BB133111EB)
+        s[i] = v ^ (v >> _U64(31))
+    return s
+
+
+@numba.njit(inline="always")
+def uniform(s):
+    """A double uniform on [0, 1) (53 random bits) from xoshiro256+ state s; advances s."""
+    result = s[0] + s[3]
+    t = s[1] << _U64(17)
+    s[2] ^= s[0]
+    s[3] ^= s[1]
+    s[1] ^= s[2]
+    s[0] ^= s[3]
+    s[2] ^= t
+    s[3] = _rotl(s[3], 45)
+    return float(result >> _MASK53) * _TO_DOUBLE
+
+
+@numba.njit(cache=True, error_model="numpy")
+def poisson(s, lam):
+    """A Poisson(lam) variate, as a float."""
+    if not lam > 0.0:
+        return 0.0
+    if lam < 10.0:
+        first = math.exp(-lam)
+        while True:
+            u, p, k = uniform(s), first, 0
+            while u > p:
+                u -= p
+                k += 1
+                if k >= _MAX_TERMS:
+                    break
+                p *= lam * _INVERSE[k]
+            if k < _MAX_TERMS:
+                return float(k)
+    return _poisson_ptrs(s, lam)
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _poisson_ptrs(s, lam):
+    """Hormann (1993), "The transformed rejection method for generating Poisson random
+    variables", Insurance: Mathematics and Economics 12:39; for lam >= 10, as numpy."""
+    slam, loglam = math.sqrt(lam), math.log(lam)
+    b = 0.931 + 2.53 * slam
+    a = -0.059 + 0.02483 * b
+    invalpha = 1.1239 + 1.1328 / (b - 3.4)
+    vr = 0.9277 - 3.6224 / (b - 2.0)
+    while True:
+        u = uniform(s) - 0.5
+        v = uniform(s)
+        us = 0.5 - abs(u)
+        k = math.floor((2.0 * a / us + b) * u + lam + 0.43)
+        if us >= 0.07 and v <= vr:
+            return k
+        if k < 0.0 or (us < 0.013 and v > us):
+            continue
+        if math.log(v) + math.log(invalpha) - math.log(a / (us * us) + b) <= (
+            -lam + k * loglam - math.lgamma(k + 1.0)
+        ):
+            return k
+
+
+@numba.njit(cache=True, error_model="numpy")
+def binomial(s, n, p):
+    """A Binomial(n, p) variate (n a whole number, as a float), as a float."""
+    if n <= 0.0 or not p > 0.0:
+        return 0.0
+    if p >= 1.0:
+        return n
+    if p > 0.5:
+        return n - binomial(s, n, 1.0 - p)
+    return _binomial_low(s, n, p, math.exp(n * math.log1p(-p)), p / (1.0 - p))
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _binomial_low(s, n, p, qn, ratio):
+    """Binomial(n, p) for p <= 1/2, given qn = (1 - p)^n and ratio = p / (1 - p)."""
+    mean = n * p
+    if mean >= 30.0:
+        return _binomial_btrs(s, n, p)
+    # Inversion, as numpy's: P(k + 1) = P(k) (n - k) / (k + 1) p / (1 - p), up to `bound`
+    # (past it, only rounding is left: draw again).
+    bound = min(n, _MAX_TERMS - 1.0)
+    while True:
+        u, px, k = uniform(s), qn, 0
+        while u > px:
+            u -= px
+            k += 1
+            if k > bound:
+                break
+            px *= (n - k + 1.0) * _INVERSE[k] * ratio
+        if k <= bound:
+            return float(k)
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _binomial_btrs(s, n, p):
+    """Hormann (1993), "The generation of binomial random variates", J. Statist. Comput.
+    Simul. 46:101, algorithm BTRS; for p <= 1/2 and n p >= 10."""
+    q = 1.0 - p
+    spq = math.sqrt(n * p * q)
+    b = 1.15 + 2.53 * spq
+    a = -0.0873 + 0.0248 * b + 0.01 * p
+    c = n * p + 0.5
+    vr = 0.92 - 4.2 / b
+    alpha = (2.83 + 5.1 / b) * spq
+    lpq = math.log(p / q)
+    m = math.floor((n + 1.0) * p)
+    h = math.lgamma(m + 1.0) + math.lgamma(n - m + 1.0)
+    while True:
+        u = uniform(s) - 0.5
+        v = uniform(s)
+        us = 0.5 - abs(u)
+        k = math.floor((2.0 * a / us + b) * u + c)
+        if k < 0.0 or k > n:
+            continue
+        if us >= 0.07 and v <= vr:
+            return k
+        v = math.log(v * alpha / (a / (us * us) + b))
+        if v <= h - math.lgamma(k + 1.0) - math.lgamma(n - k + 1.0) + (k - m) * lpq:
+            return k
+
+
+@numba.njit(cache=True, error_model="numpy")
+def split(s, left, weights, out):
+    """Multinomial(left; weights / sum(weights)), added to out (one entry per weight, all
+    >= 0 with a positive sum)."""
+    total = 0.0
+    for c in range(weights.shape[0]):
+        total += weights[c]
+    if left <= SPLIT_BY_MEMBER:
+        for _ in range(int(left)):
+            u, chosen = uniform(s) * total, 0
+            for c in range(weights.shape[0]):
+                if weights[c] > 0.0:
+                    chosen = c  # u beyond the sum by rounding: the last cause with weight
+                    if u < weights[c]:
+                        break
+                    u -= weights[c]
+            out[chosen] += 1.0
+        return
+    remaining = total  # sequential binomials: cause c given the causes before it
+    for c in range(weights.shape[0]):
+        w = weights[c]
+        if left <= 0.0:
+            return
+        if w <= 0.0:
+            continue
+        share = left if w >= remaining else binomial(s, left, w / remaining)
+        out[c] += share
+        left -= share
+        remaining -= w
