@@ -25,6 +25,7 @@ replaces without `force`.
 from __future__ import annotations
 
 import concurrent.futures
+import ipaddress
 import json
 import multiprocessing
 import os
@@ -97,7 +98,7 @@ def run_ensemble(
     out = Path(out)
     parts = out / PARTS
     manifest = _manifest(scenario, runs, seed, chunk, engine, options)
-    stale = outputs.check_folder(out, "run", force=force, resume=resume)
+    stale = [n for n in outputs.check_folder(out, "run", force=force, resume=resume) if n != PARTS]
     # Replacing a finished result (--force): if this call fails before the new result is
     # published, its parts go, so the folder still reads as the old, finished result.
     replacing = (out / "summary.json").is_file() and not parts.is_dir()
@@ -396,6 +397,11 @@ def connect(scheduler: str, timeout: float = 10.0, flag: str = "--scheduler"):
         raise ValueError(f"{label}: the port must be a number between 0 and 65535") from None
     if not host or port is None or port == 0:
         raise ValueError(f"{label}: must be tcp://HOST:PORT, with a port between 1 and 65535")
+    if host.replace(".", "").isdigit() or ":" in host:  # looks like an address: no DNS lookup
+        try:
+            ipaddress.ip_address(host)
+        except ValueError:
+            raise ValueError(f"{label}: {host} is not a valid IP address") from None
     try:
         with socket.create_connection((host, port), timeout=timeout):
             pass

@@ -179,14 +179,22 @@ def _csv_field(path: Path, line: int, column: str, text, kind):
         ) from None
 
 
-def checked_series(plan: Plan, key: str, data_dir, field: str) -> ObservedSeries:
+def checked_series(scenario, key: str, data_dir, field: str) -> ObservedSeries:
     """load_series, with an error that names the scenario and the field that asked for it
     (e.g. ``x.toml: observation.series[0].data: series.csv: line 3: value: ...``)."""
     try:
         return load_series(key, data_dir)
     except (KeyError, ValueError) as exc:
         reason = exc.args[0] if exc.args else str(exc)
-        raise ScenarioError(f"{plan.scenario.name}.toml: {field}: {reason}") from None
+        raise ScenarioError(f"{scenario.name}.toml: {field}: {reason}") from None
+
+
+def check_local_series(scenario) -> None:
+    """Read every series of the scenario held in a local CSV file (`csv:PATH`) now, before
+    any run: a series that cannot be used stops the command before the work, not after."""
+    for i, series in enumerate(scenario.observation.series):
+        if series.data.startswith("csv:"):
+            checked_series(scenario, series.data, None, f"observation.series[{i}].data")
 
 
 def _fact_series(name: str) -> ObservedSeries:
@@ -208,7 +216,8 @@ def compare(plan: Plan, weekly: dict[str, np.ndarray], data_dir=None) -> list[di
     simulation covers. One dict per (series, year)."""
     rows = []
     for i, series in enumerate(plan.scenario.observation.series):
-        observed = checked_series(plan, series.data, data_dir, f"observation.series[{i}].data")
+        field = f"observation.series[{i}].data"
+        observed = checked_series(plan.scenario, series.data, data_dir, field)
         variable = VARIABLE_OF[series.variable]
         for year, value in sorted(observed.values.items()):
             months = observed.months[year]

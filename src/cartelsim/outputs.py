@@ -208,6 +208,11 @@ def _check_path(out: Path, label: str) -> None:
     if "\0" in text:
         raise OutputError(f"{label[: label.index(' ') + 1]}{text!r}: not a valid path")
     try:
+        try:
+            os.lstat(out)  # a name too long, a loop of links: said here, not later
+        except OSError as exc:
+            if exc.errno not in (errno.ENOENT, errno.ENOTDIR):
+                raise
         if _exists(out) and not out.is_dir():
             kind = "a link to nothing" if out.is_symlink() and not out.exists() else "a file"
             raise OutputError(f"{label}: not a folder ({kind} is there); give a folder")

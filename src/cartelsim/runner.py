@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from cartelsim import aggregate, budget, engines, invariants
+from cartelsim import aggregate, budget, engines, invariants, observe
 from cartelsim.engines import Engine, Part
 from cartelsim.plan import Plan, make_plan
 from cartelsim.region_table import check_region_table
@@ -75,6 +75,7 @@ def prepare(
         spec = options.get("regions") or getattr(scenario.agents, "regions", None) or "states"
         check_region_table(str(spec))
     budget.check_run(scenario, runs, engine, options)
+    observe.check_local_series(scenario)
     for name, value in options.items():
         if value is not None and name not in chosen.options:
             flag = "--" + name.replace("_", "-")

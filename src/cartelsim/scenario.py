@@ -774,6 +774,7 @@ def _resolve(name_or_path: str, chain: tuple[str, ...]) -> tuple[dict[str, Any],
         raise ScenarioError(f"{label}: extends: cycle ({' -> '.join((*chain, label))})")
     if len(chain) >= MAX_EXTENDS:
         raise ScenarioError(f"{chain[0]}: extends: more than {MAX_EXTENDS} levels deep")
+    _check_nesting(text, label)
     try:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -796,6 +797,51 @@ def _resolve(name_or_path: str, chain: tuple[str, ...]) -> tuple[dict[str, Any],
         )
     base, _ = _resolve(target, (*chain, label))
     return merge(base, document), label
+
+
+#: Deepest nesting of arrays and tables, and longest dotted key, a scenario file may have (a
+#: real one has 4): Python's TOML parser recurses on the first and takes quadratic time on
+#: the second (100,000 dotted parts: hours).
+MAX_NESTING = 100
+
+
+def _check_nesting(text: str, label: str) -> None:
+    """Refuse, in one pass before parsing, brackets nested deeper than MAX_NESTING or a key
+    of more than MAX_NESTING dotted parts (outside strings and comments)."""
+    depth = dots = 0
+    i, n = 0, len(text)
+    while i < n:
+        c = text[i]
+        if c in "\"'":
+            quote = text[i : i + 3] if text[i : i + 3] in ('"""', "'''") else c
+            i += len(quote)
+            while i < n and not text.startswith(quote, i):
+                if quote[0] == '"' and text[i] == "\\":
+                    i += 1
+                elif len(quote) == 1 and text[i] == "\n":
+                    break  # an unterminated string: the parser says so
+                i += 1
+            i += len(quote)
+            continue
+        if c == "#":
+            end = text.find("\n", i)
+            i = n if end < 0 else end
+            continue
+        if c in "[{":
+            depth += 1
+            dots = 0
+        elif c in "]}":
+            depth -= 1
+            dots = 0
+        elif c in "=,\n":
+            dots = 0
+        elif c == ".":
+            dots += 1
+        if depth > MAX_NESTING or dots > MAX_NESTING:
+            raise ScenarioError(
+                f"{label}: (syntax): nested too deeply (more than {MAX_NESTING} levels)"
+            )
+        i += 1
 
 
 def read_source(name_or_path: str) -> tuple[str, str, Path | None]:

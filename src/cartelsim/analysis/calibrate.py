@@ -111,9 +111,8 @@ def setup(
     plans = [make_plan(draws.with_form(scenario, f), data_dir) for f in forms]
     for i, target in enumerate(cal.targets):  # a bad series names its target, not only a file
         if not target.data.startswith("claim:"):
-            observe.checked_series(
-                plans[0], target.data, data_dir, f"calibration.targets[{i}].data"
-            )
+            field = f"calibration.targets[{i}].data"
+            observe.checked_series(scenario, target.data, data_dir, field)
     points = targets.target_points(plans[0], cal, data_dir)
     return Setup(scenario, forms, priors, fix, points, plans, str(data_dir) if data_dir else None)
 
