@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import event, given
 from hypothesis import strategies as st
 from test_hostile_helpers import (
     HOSTILE,
@@ -84,6 +84,7 @@ def test_scenario_names_never_write_outside_results(name):
             os.chdir(old)
         assert_clean(status, err)
         created = set(snapshot(sandbox)) - set(before)
+        event("refused" if status else "written under results/")
         if status == 2:
             assert err.startswith("cartelsim: s.toml: name: "), err
             assert not created, created
@@ -286,8 +287,13 @@ def test_full_disk_while_replacing_keeps_the_old_files(tmp_path, monkeypatch, co
     def full(self, *args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")
 
+    import matplotlib.pyplot as plt
+
     monkeypatch.setattr(matplotlib.figure.Figure, "savefig", full)
-    status, _, err = cli(*COMMANDS[command], "--out", out, "--force")
+    try:
+        status, _, err = cli(*COMMANDS[command], "--out", out, "--force")
+    finally:
+        plt.close("all")  # the failed figure is left open by report.figures
     assert_clean(status, err, ok=False)
     assert "No space left on device" in err and "unchanged" in err
     assert snapshot(out) == before

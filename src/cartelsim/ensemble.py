@@ -388,6 +388,11 @@ def connect(scheduler: str, timeout: float = 10.0, flag: str = "--scheduler"):
 
     label = f"{flag} {scheduler}"
     text = str(scheduler).strip()
+    if text.startswith("inproc://"):  # a cluster inside this process (tests, notebooks)
+        try:
+            return Client(text, timeout=timeout)
+        except Exception as exc:  # noqa: BLE001
+            raise ValueError(f"{label}: no such in-process scheduler ({exc})") from None
     parsed = urlsplit(text if "://" in text else f"tcp://{text}")
     if parsed.scheme not in ("tcp", "tls"):
         raise ValueError(f"{label}: must be tcp://HOST:PORT")

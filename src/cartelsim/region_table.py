@@ -33,6 +33,8 @@ def check_region_table(spec: str) -> None:
         return
     path = Path(spec)
     label = path.name or spec
+    if not path.is_file():
+        return  # not a regular file: the engine's reader says "no such region table"
     try:
         data = outputs.read_bounded(path, "regions", label)
     except outputs.OutputError as exc:

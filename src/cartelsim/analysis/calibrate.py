@@ -265,8 +265,10 @@ def _stamp(problem: Setup, particles: int) -> dict:
 
 def _check_history(db: Path, stamp_file: Path, stamp: dict) -> bool:
     """Whether OUT holds a history to continue; refuse a damaged or foreign one."""
-    if not db.exists():
+    if not os.path.lexists(db):
         return False
+    if db.is_symlink() or not db.is_file():  # sqlite would wait forever on a FIFO
+        raise ValueError(f"{db}: not a regular file, so not a pyabc history; move it away")
     try:
         with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as con:
             tables = {r[0] for r in con.execute("select name from sqlite_master")}
@@ -276,8 +278,10 @@ def _check_history(db: Path, stamp_file: Path, stamp: dict) -> bool:
     if not ok or "abc_smc" not in tables:
         raise ValueError(f"{db}: damaged or not a pyabc history; move it away to start again")
     try:
-        previous = json.loads(stamp_file.read_text())
-    except (OSError, ValueError):
+        previous = json.loads(outputs.read_bounded(stamp_file, "manifest"))
+        if not isinstance(previous, dict):
+            raise ValueError("not a JSON object")
+    except (OSError, ValueError, RecursionError):
         raise ValueError(
             f"{stamp_file}: missing or unreadable, so {db} cannot be matched to this "
             "calibration; move the folder away to start again"
