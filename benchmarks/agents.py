@@ -23,7 +23,8 @@
     (thinning, agents/resolve.py), where the Mesa idiom steps every agent object.
 
 Timings are wall-clock, best of --repeat for cartelsim (Mesa once: it is slow); the JIT is
-warmed up before timing (b).
+warmed up before timing (b). Without Mesa installed, (b) is skipped (and says so). (a) runs
+against any cartelsim tree on PYTHONPATH, older ones included (entry points in agents/sim.py).
 """
 
 from __future__ import annotations
@@ -36,16 +37,12 @@ import subprocess
 import sys
 import time
 
-import mesa
 import numpy as np
 
-from cartelsim.agents import schedule
-from cartelsim.agents.engine import settings_of, simulate_agents
-from cartelsim.agents.mechanisms import clashes, movement, raids
-from cartelsim.agents.regions import load_regions
-from cartelsim.agents.sim import build
-from cartelsim.agents.world import DAYS_PER_WEEK
-from cartelsim.scenario import validate
+try:
+    import mesa
+except ImportError:  # (b) needs it; (a) does not
+    mesa = None
 
 TARGET_SECONDS, TARGET_GB, TARGET_RATIO = 60.0, 2.0, 100.0
 
@@ -53,7 +50,10 @@ FULL_RUN = """
 import json, time
 t0 = time.perf_counter()
 import cartelsim
-from cartelsim.agents.engine import simulate_agents
+try:
+    from cartelsim.agents.engine import simulate_agents
+except ImportError:  # trees before agents/engine.py
+    from cartelsim.agents.sim import simulate_agents
 t1 = time.perf_counter()
 out = simulate_agents(cartelsim.load_scenario("mexico-2006-2012"), runs=1, seed=0, scale=1.0)
 t2 = time.perf_counter()
@@ -100,6 +100,9 @@ SAME_RULES = {
 
 
 def bench_scenario(members: int, days: int):
+    from cartelsim.agents.world import DAYS_PER_WEEK
+    from cartelsim.scenario import validate
+
     weeks = max(days // DAYS_PER_WEEK, 1)
     shares = (0.5, 0.3, 0.2)
     document = {
@@ -132,92 +135,105 @@ def bench_scenario(members: int, days: int):
     return validate(document, "bench.toml")
 
 
-class Member(mesa.Agent):
-    """One armed member: a group, a region; each day it may die, be arrested, leave or move."""
-
-    def __init__(self, model: MesaModel, group: int, region: int):
-        super().__init__(model)
-        self.group, self.region = group, region
-
-    def step(self) -> None:
-        m = self.model
-        g, r = self.group, self.region
-        u = self.random.random()
-        p = m.probability[g, r]
-        if u < p:
-            x = u / p
-            cause = 0
-            while cause < 3 and x >= m.shares[cause, g, r]:
-                cause += 1
-            m.exits[cause] += 1
-            self.remove()
-            return
-        u = (u - p) / (1.0 - p)
-        q = m.move_probability[g, r]
-        lo, hi = m.indptr[r], m.indptr[r + 1]
-        if u < q and hi > lo:
-            x = u / q
-            k = lo
-            while k < hi - 1 and x >= m.move_cdf[g, k]:
-                k += 1
-            self.region = m.indices[k]
-
-
-class MesaModel(mesa.Model):
-    """The same day as cartelsim's agent engine, one Python object per member. The cell
-    hazards come from a cartelsim World used only as a calculator of the formulas."""
-
-    def __init__(self, scenario, seed: int):
-        super().__init__(seed=seed)
-        settings = settings_of(scenario, None, None)
-        self.world = build(_plan(scenario), settings, load_regions("states"), seed)
-        schedule.step(self.world, 0, [])
-        w = self.world
-        self.indptr, self.indices = w.regions.indptr, w.regions.indices
-        groups, regions = np.nonzero(w.cells)
-        for g, r in zip(groups, regions, strict=True):
-            for _ in range(w.cells[g, r]):
-                Member(self, int(g), int(r))
-        self.exits = np.zeros(4, dtype=np.int64)
-        self.np_rng = np.random.default_rng(seed)
-        self.day = 0
-
-    def step(self) -> None:
-        w = self.world
-        cells = np.zeros_like(w.cells)
-        for agent in self.agents:
-            cells[agent.group, agent.region] += 1
-        w.cells[:] = cells
-        if self.day % DAYS_PER_WEEK == 0:
-            schedule.step(w, self.day, [])
-        # recruitment: the aggregate's rho per member, per cell (as recruitment.py, no
-        # revenue or closure effects: one value per region and no economy here)
-        rate = w.eff[0] / DAYS_PER_WEEK * w.cells
-        recruits = self.np_rng.poisson(rate)
-        for g, r in zip(*np.nonzero(recruits), strict=True):
-            for _ in range(recruits[g, r]):
-                Member(self, int(g), int(r))
-        w.cells += recruits
-        size = w.cells.sum(axis=1)
-        w.hazard[3] = (w.eff[3] / DAYS_PER_WEEK / w.scale) * size[:, None]
-        movement.step(w, self.day)
-        clashes.step(w, self.day)
-        raids.step(w, self.day)
-        total = w.hazard.sum(axis=0)
-        self.probability = 1.0 - np.exp(-total)
-        self.shares = np.cumsum(w.hazard, axis=0) / np.where(total > 0, total, 1.0)
-        self.move_probability, self.move_cdf = w.move_probability, w.move_cdf
-        self.agents.shuffle_do("step")
-        self.day += 1
-
-
-def _plan(scenario):
+def mesa_model(scenario, seed: int):
+    """The Mesa model of the same day (its classes are defined here: Mesa is optional)."""
+    from cartelsim.agents import resolve, schedule
+    from cartelsim.agents.engine import settings_of
+    from cartelsim.agents.mechanisms import clashes, movement, raids
+    from cartelsim.agents.regions import load_regions
+    from cartelsim.agents.sim import build
+    from cartelsim.agents.world import DAYS_PER_WEEK
     from cartelsim.plan import make_plan
+    from cartelsim.scenario import RECRUITMENT_RATE, SATURATION
 
-    return make_plan(scenario)
+    class Member(mesa.Agent):
+        """One armed member: a group, a region; each day it may die, be arrested, leave or
+        move."""
+
+        def __init__(self, model, group: int, region: int):
+            super().__init__(model)
+            self.group, self.region = group, region
+
+        def step(self) -> None:
+            m = self.model
+            g, r = self.group, self.region
+            u = self.random.random()
+            p = m.probability[g, r]
+            if u < p:
+                x = u / p
+                cause = 0
+                while cause < 3 and x >= m.shares[cause, g, r]:
+                    cause += 1
+                m.exits[cause] += 1
+                self.remove()
+                return
+            u = (u - p) / (1.0 - p)
+            q = m.move_probability[g, r]
+            lo, hi = m.indptr[r], m.indptr[r + 1]
+            if u < q and hi > lo:
+                x = u / q
+                k = lo
+                while k < hi - 1 and x >= m.move_cdf[g, k]:
+                    k += 1
+                self.region = m.indices[k]
+
+    class MesaModel(mesa.Model):
+        """The same day as cartelsim's agent engine, one Python object per member. The cell
+        hazards come from a cartelsim World used only as a calculator of the formulas."""
+
+        def __init__(self, scenario, seed: int):
+            super().__init__(seed=seed)
+            settings = settings_of(scenario, None, None)
+            self.world = build(make_plan(scenario), settings, load_regions("states"), seed)
+            w = self.world
+            self.indptr, self.indices = w.regions.indptr, w.regions.indices
+            groups, regions = np.nonzero(w.cells)
+            for g, r in zip(groups, regions, strict=True):
+                for _ in range(w.cells[g, r]):
+                    Member(self, int(g), int(r))
+            self.exits = np.zeros(4, dtype=np.int64)
+            self.np_rng = np.random.default_rng(seed)
+            self.day = 0
+
+        def step(self) -> None:
+            w = self.world
+            cells = np.zeros_like(w.cells)
+            for agent in self.agents:
+                cells[agent.group, agent.region] += 1
+            w.cells[:] = cells
+            if self.day % DAYS_PER_WEEK == 0 and self.day > 0:
+                schedule.step(w, self.day // DAYS_PER_WEEK)
+                resolve.apply_requests(w)  # deployments, if they change
+            # recruitment: the aggregate's rho per member, per cell (as recruitment.py, no
+            # revenue or closure effects: one value per region and no economy here)
+            rate = w.week.eff[RECRUITMENT_RATE] / DAYS_PER_WEEK * w.cells
+            recruits = self.np_rng.poisson(rate)
+            for g, r in zip(*np.nonzero(recruits), strict=True):
+                for _ in range(recruits[g, r]):
+                    Member(self, int(g), int(r))
+            w.cells[:] += recruits
+            size = w.cells.sum(axis=1)
+            w.hazards.leaving[:] = (w.week.eff[SATURATION] / DAYS_PER_WEEK / w.scale) * size[
+                :, None
+            ]
+            movement.step(w, self.day)
+            clashes.step(w, self.day)
+            raids.step(w, self.day)
+            w.requests.take()  # none with these rules (no retaliation, no kills of forces)
+            total = w.hazards.table.sum(axis=0)
+            self.probability = 1.0 - np.exp(-total)
+            self.shares = np.cumsum(w.hazards.table, axis=0) / np.where(total > 0, total, 1.0)
+            self.move_probability, self.move_cdf = w.move_probability, w.move_cdf
+            self.agents.shuffle_do("step")
+            self.day += 1
+
+    return MesaModel(scenario, seed)
 
 
 def mesa_vs_cartelsim(members: int, days: int, repeat: int) -> dict:
+    from cartelsim.agents.engine import simulate_agents
+    from cartelsim.agents.world import DAYS_PER_WEEK
+
     scenario = bench_scenario(members, days)
     simulate_agents(bench_scenario(500, 14))  # compile the kernels first
     best = float("inf")
@@ -225,7 +241,7 @@ def mesa_vs_cartelsim(members: int, days: int, repeat: int) -> dict:
         start = time.perf_counter()
         ours = simulate_agents(scenario, seed=1)
         best = min(best, time.perf_counter() - start)
-    model = MesaModel(scenario, seed=1)
+    model = mesa_model(scenario, seed=1)
     start = time.perf_counter()
     for _ in range(ours.plan.weeks * DAYS_PER_WEEK):
         model.step()
@@ -252,11 +268,13 @@ def main() -> None:
     out = {"machine": f"{platform.processor() or platform.machine()}, {_cores()} cores"}
     if not args.skip_full:
         out["full_run"] = full_run()
-    out["mesa"] = mesa_vs_cartelsim(args.agents, args.days, args.repeat)
+    if mesa is not None:
+        out["mesa"] = mesa_vs_cartelsim(args.agents, args.days, args.repeat)
     if args.json:
         print(json.dumps(out, indent=2))
         return
-    print(f"machine: {out['machine']}, Python {platform.python_version()}, Mesa {mesa.__version__}")
+    version = mesa.__version__ if mesa is not None else "not installed"
+    print(f"machine: {out['machine']}, Python {platform.python_version()}, Mesa {version}")
     if "full_run" in out:
         f = out["full_run"]
         print("(a) 1:1 mexico-2006-2012, agent engine, one run:")
@@ -270,6 +288,9 @@ def main() -> None:
             f"    peak memory {f['peak_rss_gb']:.2f} GB: "
             f"{_verdict(f['peak_rss_gb'] <= TARGET_GB)} (target {TARGET_GB:.0f} GB)"
         )
+    if mesa is None:
+        print("(b) skipped: Mesa is not installed (pip install mesa==3.3.1 to compare)")
+        return
     m = out["mesa"]
     print(f"(b) same rules, {m['agents_start']:,} members, {m['days']} days, states map:")
     print(f"    cartelsim {m['cartelsim_s']:.3f} s, Mesa {m['mesa_s']:.1f} s")

@@ -17,7 +17,11 @@ Measures, in one process and on one core (DESIGN.md section 7):
   with its mean number of right-hand-side evaluations per run; it computes every group's
   members every week whatever is kept of them, so its cost is the same for both records;
 - the output floor: allocating and filling (np.full) arrays of the shapes `simulate` returns,
-  with nothing computed: no method that returns them can be faster on this machine.
+  with nothing computed: no method that returns them can be faster on this machine;
+- the one specialization of the right-hand side: each group's expected flows for ONE run,
+  as the stochastic mode needs every week, from flows.derivative (the reference, on a block
+  of one run) and from flows.expected_flows (plain loops over the groups, which the
+  stochastic kernel uses), in microseconds per evaluation on PC2023's start state.
 
 Every method integrates the same calibration-style ensemble: each run's rho, eta, theta and
 omega are the published values times a lognormal factor (sigma 0.1, fixed seed). The JIT is
@@ -59,7 +63,7 @@ import numpy as np  # noqa: E402
 import scipy  # noqa: E402
 from scipy.integrate import solve_ivp  # noqa: E402
 
-from cartelsim import datasets  # noqa: E402
+from cartelsim import aggregate, datasets, flows  # noqa: E402
 from cartelsim.aggregate import STEP_WEEKS, simulate  # noqa: E402
 from cartelsim.plan import Plan, make_plan  # noqa: E402
 from cartelsim.scenario import PARAMETER_NAMES, Scenario, load_scenario  # noqa: E402
@@ -159,6 +163,10 @@ def main(argv: list[str] | None = None) -> int:
         "runs_per_second": args.runs / floor,
         "ratio_vs_solve_ivp": args.runs / floor / (baseline_runs / seconds),
     }
+    stochastic = next(row for row in rows if row["method"] == "cartelsim stochastic")
+    report["stochastic_rhs"] = rhs_timings(
+        methods["cartelsim stochastic"][0], args.repeat, stochastic["seconds"] / stochastic["runs"]
+    )
     if args.json:
         print(json.dumps(report, indent=2))
     else:
@@ -251,6 +259,47 @@ def baseline(plan: Plan, params: np.ndarray, budget: float, repeat: int, data_di
     return runs, best, finals, float(np.mean(evaluations))
 
 
+@numba.njit
+def _repeat_derivative(reps, state, out, arguments, work, by_group):
+    for _ in range(reps):
+        flows.derivative(state, out, *arguments, work, 1.0, by_group)
+
+
+@numba.njit
+def _repeat_expected_flows(reps, state, arguments, work, by_group):
+    for _ in range(reps):
+        flows.expected_flows(state, *arguments, work, by_group)
+
+
+def rhs_timings(plan: Plan, repeat: int, seconds_per_run: float, reps: int = 20_000) -> dict:
+    """Best microseconds per evaluation of one run's expected flows by group (PC2023's
+    start state and published parameters, week 0): flows.derivative on a block of one run
+    against flows.expected_flows; and what the difference is per stochastic run (520
+    evaluations), as a share of the measured stochastic run."""
+    epoch_of_week, inv_a, boost, indptr, indices, data = aggregate._network_arrays(plan)
+    fixed_count, mult, forces, g, _ = aggregate._common(plan)
+    n, e = plan.n_groups, epoch_of_week[0]
+    eff = np.ascontiguousarray(plan.params[:, None] * mult[0][:, None])
+    arguments = (n, eff, fixed_count, forces[0], g, inv_a[e], boost[e], indptr[e], indices, data)
+    state = np.round(plan.initial)[:, None]
+    work = np.empty((flows.WORK_ROWS, 1))
+    out, by_group = np.empty((n + len(FLOWS), 1)), np.empty((n, 1, len(FLOWS)))
+    expected = np.empty((n, len(FLOWS)))
+    jobs = {
+        "derivative": lambda k: _repeat_derivative(k, state, out, arguments, work, by_group),
+        "expected_flows": lambda k: _repeat_expected_flows(k, state, arguments, work, expected),
+    }
+    result = {}
+    for name, job in jobs.items():
+        job(1)  # compile
+        result[f"{name}_us"] = best_of(repeat, lambda job=job: job(reps))[0] / reps * 1e6
+    assert np.array_equal(by_group[:, 0], expected)
+    saved = (result["derivative_us"] - result["expected_flows_us"]) * plan.weeks * 1e-6
+    result["saved_per_stochastic_run_ms"] = saved * 1e3
+    result["saved_share_of_stochastic_run"] = saved / (seconds_per_run + saved)
+    return result
+
+
 def summarize(rows: list[dict], args) -> dict:
     """Add runs/s, ratios, agreement and target verdicts; attach the machine description."""
     base = rows[-1]
@@ -336,6 +385,13 @@ def print_table(report: dict) -> None:
     print(
         f"Right-hand-side evaluations per run: solve_ivp (RK45) {evaluations:.0f} on average; "
         f"weekly RK4 2,080 and Euler 520; dopri5 7 per step of up to {STEP_WEEKS} weeks"
+    )
+    rhs = report["stochastic_rhs"]
+    print(
+        f"Stochastic mode's expected flows of one run (PC2023 start), per week: "
+        f"flows.derivative {rhs['derivative_us']:.2f} us, flows.expected_flows (used) "
+        f"{rhs['expected_flows_us']:.2f} us; {rhs['saved_per_stochastic_run_ms']:.2f} ms "
+        f"saved per run, {100 * rhs['saved_share_of_stochastic_run']:.1f} % of its time"
     )
     print()
     targets = report["targets"]

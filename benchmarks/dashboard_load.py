@@ -10,7 +10,8 @@ and back, each move one run, waiting for each run to finish. Meanwhile the serve
 resident memory is sampled every second. Then one session asks for 501 runs (over the
 dashboard's limit of 500), which must be refused with a message. Reported: runs finished
 per session, errors shown on any page, the server's memory after the sessions opened, at
-its peak, every 10 s and at the end.
+its peak, every 10 s and at the end, and the CPU seconds the server process used while the
+sessions worked (the rest of the machine's time went to the browser, which draws the charts).
 
 Heavy: 20 sessions mean 20 browser pages on the machine running the server.
 """
@@ -20,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 import tempfile
 import time
@@ -32,6 +34,12 @@ from dashboard_server import CHROMIUM, CHROMIUM_ARGS, running_dashboard  # noqa:
 
 STATUS = ".cs-status"
 ERRORS = ".cs-run-error, .cs-input-error, .cs-upload-error"
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process and its threads, from /proc (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def rss_mb(pid: int) -> float:
@@ -105,12 +113,14 @@ async def load(url: str, pid: int, sessions: int, seconds: float) -> dict:
         pages = [await open_session(browser, url) for _ in range(sessions)]
         opening = time.monotonic() - t0
         opened = rss_mb(pid)
+        cpu0 = cpu_seconds(pid)
         tasks = [asyncio.create_task(session(page, seconds)) for page in pages]
         t0 = time.monotonic()
         while not all(t.done() for t in tasks):
             samples.append(rss_mb(pid))
             await asyncio.sleep(1)
         elapsed = time.monotonic() - t0
+        cpu = cpu_seconds(pid) - cpu0
         outcomes = [t.result() for t in tasks]
         refusal = await oversized(outcomes[0]["page"])
         end = rss_mb(pid)
@@ -121,6 +131,9 @@ async def load(url: str, pid: int, sessions: int, seconds: float) -> dict:
         "seconds": round(elapsed, 1),
         "runs_per_session": [o["runs"] for o in outcomes],
         "runs_total": sum(o["runs"] for o in outcomes),
+        "runs_per_second": round(sum(o["runs"] for o in outcomes) / elapsed, 2),
+        "server_cpu_seconds": round(cpu, 1),
+        "machine_cores": os.cpu_count(),
         "problems": [p for o in outcomes for p in o["problems"]],
         "server_rss_mb_after_opening": round(opened, 1),
         "server_rss_mb_peak": round(max(samples, default=opened), 1),

@@ -7,11 +7,22 @@ import pytest
 from conftest import small_document
 from scipy.integrate import solve_ivp
 
-from cartelsim import datasets
+from cartelsim import aggregate, datasets, flows
 from cartelsim.aggregate import simulate
 from cartelsim.plan import make_plan
 from cartelsim.runner import run
-from cartelsim.scenario import load_scenario, merge, validate
+from cartelsim.scenario import (
+    CONFLICT_LETHALITY,
+    INCAPACITATION,
+    PARAMETER_NAMES,
+    RECRUITMENT_RATE,
+    SATURATION,
+    STATE_ARREST_RATE,
+    STATE_KILL_RATE,
+    load_scenario,
+    merge,
+    validate,
+)
 from cartelsim.trajectories import FLOWS
 
 
@@ -207,7 +218,7 @@ def test_dopri5_run_does_not_depend_on_the_other_runs():
     1e-8 of LSODA (weekly RK4: 4e-7 on the fastest)."""
     plan = _plan(small_document(simulation={"start": "2010-01-01", "weeks": 104}))
     params = np.repeat(plan.params[:, None], 70, axis=1)
-    params[0] *= np.linspace(0.5, 20.0, 70)  # recruitment_rate, run by run
+    params[RECRUITMENT_RATE] *= np.linspace(0.5, 20.0, 70)  # run by run
     dopri5 = make_plan(_with(plan.scenario, integrator="dopri5"))
     many = simulate(dopri5, runs=70, params=params)
     chosen = [0, 40, 69]
@@ -215,8 +226,9 @@ def test_dopri5_run_does_not_depend_on_the_other_runs():
     np.testing.assert_array_equal(few.members, many.members[:, :, chosen])
     np.testing.assert_array_equal(few.flows, many.flows[:, :, chosen])
     K = np.array([[0.0, 6.0, 1.0], [6.0, 0.0, 1.0], [1.0, 1.0, 0.0]])  # (W + 1) / (A + 1)
+    rates = [RECRUITMENT_RATE, INCAPACITATION, CONFLICT_LETHALITY, SATURATION]
     for r in chosen:
-        rho, mu, theta, omega = params[:4, r]
+        rho, mu, theta, omega = params[rates, r]
 
         def rhs(t, C, rho=rho, mu=mu, theta=theta, omega=omega):
             return rho * C - mu * C - theta * C * (K @ C) - omega * C * C
@@ -244,7 +256,7 @@ def test_national_record_is_the_total_of_the_group_record(mode, integrator):
     mexico = make_plan(_with(load_scenario("mexico-2006-2012"), mode=mode, integrator=integrator))
     small = make_plan(_with(_plan(small_document()).scenario, mode=mode, integrator=integrator))
     varied = np.repeat(small.params[:, None], 4, axis=1)
-    varied[0] *= [0.5, 1.0, 8.0, 20.0]  # recruitment_rate: the fast runs need shorter steps
+    varied[RECRUITMENT_RATE] *= [0.5, 1.0, 8.0, 20.0]  # the fast runs need shorter steps
     for plan, params in ((mexico, None), (small, varied)):
         groups = simulate(plan, runs=4, seed=7, params=params)
         national = simulate(plan, runs=4, seed=7, params=params, record="national")
@@ -325,3 +337,111 @@ def test_pc2023_policies_start_from_the_2022_state(pc2023_dir):
     assert halve.plan.weeks == 260 and halve.plan.dates()[0].year == 2022
     assert halve.traj.members[-1].sum() < base.traj.members[-1].sum()
     assert halve.weekly["deaths"][-1, 0] < double.weekly["deaths"][-1, 0]
+
+
+def _rhs_cases(pc2023_dir):
+    """(plan, week) pairs that exercise every term of the right-hand side: PC2023 (fixed
+    incapacitation count, 150 groups), mexico-2006-2012 (per-member incapacitation, deployed
+    forces, leader-removal boosts, network epochs) and a truce with forces and a boost."""
+    events = [
+        {"date": "2010-03-01", "type": "truce", "groups": ["A", "B"], "end": "2010-09-01"},
+        {"date": "2010-04-01", "type": "leader_removed", "group": "A", "duration_weeks": 30},
+    ]
+    deployments = [{"date": "2010-02-01", "troops": 30000}]
+    small = _plan(small_document(events=events, deployments=deployments))
+    mexico = make_plan(load_scenario("mexico-2006-2012"))
+    pc2023 = make_plan(load_scenario("pc2023"), data_dir=pc2023_dir)
+    removal = small.week_of(small.scenario.events[1].date)  # truce, boost and forces at once
+    cases = [(pc2023, 0), (pc2023, 300), (small, 0), (small, removal)]
+    cases += [(mexico, epoch.start) for epoch in mexico.epochs]
+    return cases
+
+
+def _rhs_inputs(plan, runs=5, seed=0):
+    """States and parameters of `runs` runs around the plan's (lognormal factors, sigma 0.3;
+    every rate non-zero, so every term counts) and one more run with no members at all."""
+    rng = np.random.default_rng(seed)
+    state = plan.initial[:, None] * rng.lognormal(0.0, 0.3, (plan.n_groups, runs))
+    state = np.concatenate([state, np.zeros((plan.n_groups, 1))], axis=1)
+    base = np.where(plan.params > 0, plan.params, 1e-3)
+    params = base[:, None] * rng.lognormal(0.0, 0.3, (len(PARAMETER_NAMES), runs + 1))
+    return np.ascontiguousarray(state), params
+
+
+def _rhs_arguments(plan, week, params):
+    """What the kernels pass to flows.derivative at `week`, after the state and output."""
+    epoch_of_week, inv_a, boost, indptr, indices, data = aggregate._network_arrays(plan)
+    fixed_count, mult, forces, g, _ = aggregate._common(plan)
+    eff = np.empty_like(params)
+    flows.in_force(params, mult, week, eff)
+    e = epoch_of_week[week]
+    return (plan.n_groups, eff, fixed_count, forces[week], g, inv_a[e], boost[e], indptr[e],
+            indices, data)  # fmt: skip
+
+
+def _flows_by_formula(plan, week, state, params):
+    """Every group's five flows, (groups, runs, 5) in FLOWS order, as the docstrings write
+    them (aggregate.py, flows.py), with numpy and a dense K (plan.Epoch)."""
+    epoch = [e for e in plan.epochs if e.start <= week][-1]
+    p = params * plan.multipliers[week][:, None]
+    force = plan.forces[week]
+    boost = epoch.boost
+    K = (epoch.inv_alliance * boost)[:, None] * boost[None, :] * (epoch.excess + 1.0)
+    np.fill_diagonal(K, 0.0)
+    N = state.sum(axis=0)
+    share = np.divide(state, N, out=np.zeros_like(state), where=N > 0)
+    incapacitated = p[INCAPACITATION] * (share if plan.fixed_count else state)
+    g = plan.recruitment_multiplier[:, None]
+    return np.stack(
+        [
+            p[RECRUITMENT_RATE] * g * state,
+            incapacitated + p[STATE_ARREST_RATE] * force * state,
+            p[STATE_KILL_RATE] * force * state,
+            p[CONFLICT_LETHALITY] * state * (K @ state),
+            p[SATURATION] * state**2,
+        ],
+        axis=-1,
+    )
+
+
+def test_the_right_hand_side_computes_the_documented_flows(pc2023_dir):
+    """flows.derivative, which every integrator and the stochastic mode evaluate: each
+    group's flows, dC_i/dt = recruits - exits and the national flows (scaled by the stage
+    weight) follow the formulas, with policy multipliers, forces, boosts, truces, epochs."""
+    for plan, week in _rhs_cases(pc2023_dir):
+        state, params = _rhs_inputs(plan)
+        n, runs = state.shape
+        expected = _flows_by_formula(plan, week, state, params)
+        scale = expected.max(axis=(0, 1))  # per flow
+        out, work = np.empty((n + len(FLOWS), runs)), np.empty((flows.WORK_ROWS, runs))
+        by_group = np.empty((n, runs, len(FLOWS)))
+        arguments = _rhs_arguments(plan, week, params)
+        flows.derivative(state, out, *arguments, work, 1.0, by_group)
+        np.testing.assert_allclose(by_group, expected, rtol=1e-12, atol=1e-13 * scale.max())
+        net = expected[..., 0] - expected[..., 1:].sum(axis=-1)
+        np.testing.assert_allclose(out[:n], net, rtol=1e-10, atol=1e-12 * scale.max())
+        national = expected.sum(axis=0).T  # a truce's conflict deaths: 0 up to rounding
+        np.testing.assert_allclose(out[n:], national, rtol=1e-12, atol=1e-13 * national.max())
+        weighted = np.empty_like(out)
+        flows.derivative(state, weighted, *arguments, work, 1 / 6, None)
+        np.testing.assert_array_equal(weighted[:n], out[:n])
+        np.testing.assert_allclose(weighted[n:], out[n:] / 6, rtol=1e-15, atol=0.0)
+        assert by_group.min() >= 0.0 and not out[:, -1].any()  # the run with no members
+
+
+def test_expected_flows_are_the_derivatives_flows_for_one_run(pc2023_dir):
+    """The stochastic mode draws around flows.expected_flows, derivative's by_group for a
+    block of one run written as plain loops for speed (benchmarks/README.md): the numbers
+    must be derivative's, exactly, for every run."""
+    for plan, week in _rhs_cases(pc2023_dir):
+        state, params = _rhs_inputs(plan, seed=1)
+        n, runs = state.shape
+        out, work = np.empty((n + len(FLOWS), runs)), np.empty((flows.WORK_ROWS, runs))
+        by_group = np.empty((n, runs, len(FLOWS)))
+        flows.derivative(state, out, *_rhs_arguments(plan, week, params), work, 1.0, by_group)
+        for r in range(runs):
+            one_run = np.ascontiguousarray(state[:, r : r + 1])
+            arguments = _rhs_arguments(plan, week, np.ascontiguousarray(params[:, r : r + 1]))
+            expected = np.empty((n, len(FLOWS)))
+            flows.expected_flows(one_run, *arguments, np.empty((flows.WORK_ROWS, 1)), expected)
+            np.testing.assert_array_equal(expected, by_group[:, r])

@@ -224,9 +224,10 @@ def test_runs_over_a_posterior_use_one_draw_each_and_pair_a_with_b(posteriors, m
     less = apply_levers(mexico, make_levers(recruitment_change=-0.5), _groups(mexico))
     difference = views.difference(run_sample(less, sample, 0).to_pandas(), table, "killings")
     assert (difference["q95"] <= 1e-9).all() and (difference["q05"] < 0).any()
-    figure = figures.time_series(table, [], 10, posterior="tiny")
-    assert "posterior bands" in figure.axes[0].get_title(loc="left")
-    assert len(figure.axes[1].collections) == 2  # the 50 % and 90 % bands
+    members, killings_chart, _ = figures.time_series(table, [], 10, posterior="tiny")
+    assert "10 posterior draws (tiny)" in members.subtitle
+    assert killings_chart.lines[0].low is not None  # the draws differ: a band
+    assert "posterior draws" in killings_chart.band_label
     stored = pq.read_table(io.BytesIO(posterior_parquet(results, table, "tiny")))
     assert json.loads(stored.schema.metadata[b"posterior"]) == "tiny"
     assert stored.num_rows == len(table)

@@ -18,25 +18,35 @@ def run_cli(out, *extra: str) -> int:
     return main([*args, "--out", str(out), *extra])
 
 
-def test_two_workers_give_the_files_of_one(tmp_path):
-    assert run_cli(tmp_path / "one", "--workers", "1") == 0
-    assert run_cli(tmp_path / "two", "--workers", "2") == 0
-    for name in ("results.parquet", "summary.json"):
-        one = (tmp_path / "one" / name).read_bytes()
-        assert one == (tmp_path / "two" / name).read_bytes(), name
-
-
-def test_a_killed_agent_ensemble_resumes_to_the_same_result(tmp_path, monkeypatch, capsys):
-    assert run_cli(tmp_path / "whole") == 0
+def interrupt_after(monkeypatch, parts: int) -> None:
+    """Make the next ensemble stop, as if killed, once `parts` parts are saved."""
     save, count = ensemble._save_part, {"n": 0}
 
     def save_then_stop(path, *args):
         save(path, *args)
         count["n"] += 1
-        if count["n"] == 2:
+        if count["n"] == parts:
             raise KeyboardInterrupt
 
     monkeypatch.setattr(ensemble, "_save_part", save_then_stop)
+
+
+def test_two_workers_give_the_files_of_one(tmp_path):
+    """Two processes, one process and a rerun from the summary (--from, which takes the
+    engine and its options from the summary) give byte-identical files."""
+    assert run_cli(tmp_path / "one", "--workers", "1") == 0
+    assert run_cli(tmp_path / "two", "--workers", "2") == 0
+    again = ["run", "--from", str(tmp_path / "one" / "summary.json")]
+    assert main([*again, "--out", str(tmp_path / "again")]) == 0
+    for name in ("results.parquet", "summary.json"):
+        one = (tmp_path / "one" / name).read_bytes()
+        assert one == (tmp_path / "two" / name).read_bytes(), name
+        assert one == (tmp_path / "again" / name).read_bytes(), name
+
+
+def test_a_killed_agent_ensemble_resumes_to_the_same_result(tmp_path, monkeypatch, capsys):
+    assert run_cli(tmp_path / "whole") == 0
+    interrupt_after(monkeypatch, 2)
     assert run_cli(tmp_path / "cut") == 130
     monkeypatch.undo()
     assert len(list((tmp_path / "cut" / "parts").glob("runs-*.npz"))) == 2
@@ -47,8 +57,7 @@ def test_a_killed_agent_ensemble_resumes_to_the_same_result(tmp_path, monkeypatc
     capsys.readouterr()
     # A part from another engine, or of other runs, is not used: the aggregate engine's
     # unfinished ensemble in the same folder is refused, not assembled into agent results.
-    monkeypatch.setattr(ensemble, "_save_part", save_then_stop)
-    count["n"] = 0
+    interrupt_after(monkeypatch, 2)
     args = ["run", "mexico-2006-2012", "--runs", RUNS, "--chunk", "1"]
     assert main([*args, "--out", str(tmp_path / "mixed")]) == 130
     monkeypatch.undo()
@@ -63,23 +72,14 @@ def test_a_part_that_is_not_the_one_asked_for_is_recomputed(tmp_path, monkeypatc
     """A part file replaced by another part (runs 0 copied over runs 1) or by a part of
     another seed is detected by its identity and computed again."""
     out = tmp_path / "o"
-    save, count = ensemble._save_part, {"n": 0}
-
-    def save_then_stop(path, *args):
-        save(path, *args)
-        count["n"] += 1
-        if count["n"] == 2:
-            raise KeyboardInterrupt
-
-    monkeypatch.setattr(ensemble, "_save_part", save_then_stop)
+    interrupt_after(monkeypatch, 2)
     assert run_cli(out) == 130
     monkeypatch.undo()
     first, second = sorted((out / "parts").glob("runs-*.npz"))
     if bad == "other_runs":
         second.write_bytes(first.read_bytes())
     else:
-        monkeypatch.setattr(ensemble, "_save_part", save_then_stop)
-        count["n"] = 0
+        interrupt_after(monkeypatch, 2)
         assert run_cli(tmp_path / "seed5", "--seed", "5") == 130
         monkeypatch.undo()
         second.write_bytes(

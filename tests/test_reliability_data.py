@@ -49,7 +49,7 @@ def test_damaged_and_partial_cached_files_are_downloaded_again(cache, pc2023_dir
     """A cached file with one changed byte and another cut in half are both fetched again;
     intact ones are not."""
     fetched = _serve_from(pc2023_dir, monkeypatch)
-    assert datasets.fetch_pc2023() == cache
+    assert datasets.download_pc2023() == cache
     assert sorted(fetched) == sorted(datasets.PC2023_FILES)
     fetched.clear()
     nodes, rivals = cache / "BACRIM2020_Nodes.csv", cache / "BACRIM2020_Rivals.csv"
@@ -57,7 +57,7 @@ def test_damaged_and_partial_cached_files_are_downloaded_again(cache, pc2023_dir
     data[100] ^= 0x01
     nodes.write_bytes(bytes(data))
     rivals.write_bytes(rivals.read_bytes()[: rivals.stat().st_size // 2])
-    datasets.fetch_pc2023()
+    datasets.download_pc2023()
     assert sorted(fetched) == ["BACRIM2020_Nodes.csv", "BACRIM2020_Rivals.csv"]
     for name, digest in datasets.PC2023_FILES.items():
         assert datasets.md5(cache / name) == digest
@@ -66,7 +66,7 @@ def test_damaged_and_partial_cached_files_are_downloaded_again(cache, pc2023_dir
 def test_partial_cached_file_offline_says_how_to_supply_the_folder(cache, pc2023_dir, monkeypatch):
     """Offline with a cut cached file: one line naming the damaged file and --data-dir."""
     _serve_from(pc2023_dir, monkeypatch)
-    datasets.fetch_pc2023()
+    datasets.download_pc2023()
     trends = cache / "Trends2012_2021.csv"
     trends.write_bytes(trends.read_bytes()[:50])
 
@@ -75,7 +75,7 @@ def test_partial_cached_file_offline_says_how_to_supply_the_folder(cache, pc2023
 
     _download_with(offline, monkeypatch)
     with pytest.raises(datasets.DataError) as info:
-        datasets.fetch_pc2023()
+        datasets.download_pc2023()
     message = str(info.value)
     assert "\n" not in message
     assert message.startswith(f"{trends}: damaged (MD5 mismatch), and could not download")

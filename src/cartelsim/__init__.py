@@ -1,9 +1,10 @@
 """cartelsim: an open, fast, calibrated simulator of organized-crime conflict.
 
 Reading order: scenario (the input schema) -> plan (scenario to arrays) -> aggregate (the
-engine) -> observe (model to recorded numbers) -> results (tables, summary) -> report (HTML)
--> cli (the command line). runner.run ties them together; engines.py is how the core
-finds the engines (the aggregate one and the agent engine in agents/).
+engine: flows.py its right-hand side, integrators.py its kernels) -> observe (model to
+recorded numbers) -> results (tables, summary) -> runner, ensemble (the run path) -> report
+(HTML) -> cli (the command line). engines.py is how the core drives the engines (the
+aggregate one and the agent engine in agents/) without importing them.
 """
 
 from cartelsim.results import Results

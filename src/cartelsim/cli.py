@@ -437,6 +437,8 @@ def _sensitivity(args) -> int:
     result = sensitivity.sensitivity(
         scenario, samples=args.samples, seed=args.seed, data_dir=args.data_dir
     )
+    for warning in result["warnings"]:
+        print(f"cartelsim: warning: {warning}", file=sys.stderr)
     table = sensitivity.frame(result)
     with outputs.publish(out, stale) as staging:
         table.to_csv(staging / "sobol.csv", index=False)
@@ -459,7 +461,7 @@ def _serve(args) -> int:
 
 
 def _fetch(args) -> int:
-    folder = datasets.fetch_pc2023(args.data_dir)
+    folder = datasets.fetch_pc2023(args.data_dir) if args.data_dir else datasets.download_pc2023()
     for name in datasets.PC2023_FILES:
         print(f"{folder / name}: MD5 ok")
     return 0

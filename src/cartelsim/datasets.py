@@ -1,8 +1,11 @@
-"""Datasets that are too large or not ours to commit: download, verify, cache, read.
+"""Datasets that are not ours: where to read them, verify, download, read.
 
-The PC2023 authors' files (Zenodo record 8190491) are fetched with pooch and checked against
-their MD5. A local folder holding the same files can be given instead (`--data-dir` or the
-environment variable CARTELSIM_DATA_DIR); its files are checked the same way.
+The PC2023 authors' files (Dryad doi:10.5061/dryad.zw3r228d7, mirrored as Zenodo record
+8190491; CC0) ship with the package in data/pc2023/, so nothing needs downloading. The
+folder read is, in order: an explicit folder (`--data-dir`), the environment variable
+CARTELSIM_DATA_DIR, the packaged copy; whichever it is, each file is checked against its
+MD5 before use. `cartelsim data fetch pc2023` downloads the files from the deposit with
+pooch (into pooch's cache, MD5-checked) for a user who wants to verify against the source.
 """
 
 from __future__ import annotations
@@ -20,8 +23,10 @@ import pooch
 #: The package's own data (data/): built-in scenarios, facts with sources, policy levers.
 PACKAGE_DATA = resources.files("cartelsim") / "data"
 
+#: Where `cartelsim data fetch pc2023` downloads from: the Zenodo copy of the Dryad deposit.
 PC2023_URL = "https://zenodo.org/records/8190491/files/"
-#: MD5 of each file as deposited by the authors (Zenodo record 8190491).
+#: MD5 of each file as deposited by the authors (Zenodo record 8190491); the packaged copy
+#: in data/pc2023/ is byte-identical.
 PC2023_FILES = {
     "BACRIM2020_Nodes.csv": "61fc004254c8ab1d2b5500f4337bc87d",
     "BACRIM2020_Rivals.csv": "00ae0e0b699c10167366ea3609230e48",
@@ -53,23 +58,45 @@ def md5(path: Path) -> str:
     return hashlib.md5(path.read_bytes()).hexdigest()
 
 
+def packaged_pc2023() -> Path:
+    """The copy of the PC2023 files that ships with the package (data/pc2023/)."""
+    return Path(str(PACKAGE_DATA / "pc2023"))
+
+
+def _verify_pc2023(folder: Path, fix: str) -> Path:
+    """`folder` if it holds the four PC2023 files with their MD5; else a DataError."""
+    for name, expected in PC2023_FILES.items():
+        path = folder / name
+        if not path.is_file():
+            raise DataError(f"{path}: missing; {fix}")
+        if md5(path) != expected:
+            raise DataError(
+                f"{path}: MD5 {md5(path)} does not match {expected}: the file is damaged "
+                f"or not the authors'; replace it with the one from {PC2023_URL}"
+            )
+    return folder
+
+
 def fetch_pc2023(explicit_dir: str | Path | None = None) -> Path:
-    """Return a folder holding the four verified PC2023 files, downloading them if needed."""
+    """A folder holding the four verified PC2023 files: `explicit_dir`, else
+    CARTELSIM_DATA_DIR, else the packaged copy. Never downloads (see download_pc2023)."""
     local = data_dir(explicit_dir)
     if local is not None:
-        for name, expected in PC2023_FILES.items():
-            path = local / name
-            if not path.is_file():
-                raise DataError(
-                    f"{path}: missing; put the PC2023 files there or run "
-                    "'cartelsim data fetch pc2023' without --data-dir"
-                )
-            if md5(path) != expected:
-                raise DataError(
-                    f"{path}: MD5 {md5(path)} does not match {expected}: the file is damaged "
-                    f"or not the authors'; replace it with the one from {PC2023_URL}"
-                )
-        return local
+        return _verify_pc2023(
+            local,
+            "put the PC2023 files there, or give no --data-dir and no CARTELSIM_DATA_DIR "
+            "to use the copy that ships with cartelsim",
+        )
+    return _verify_pc2023(
+        packaged_pc2023(),
+        "the copy that ships with cartelsim is incomplete: reinstall cartelsim, or run "
+        "'cartelsim data fetch pc2023' and pass --data-dir to the folder it prints",
+    )
+
+
+def download_pc2023() -> Path:
+    """Download the four PC2023 files from the deposit into pooch's cache, MD5-checked
+    (a cached file that is intact is not downloaded again); return the cache folder."""
     cache = pooch.os_cache("cartelsim") / "pc2023"
     fetcher = pooch.create(
         path=cache,
@@ -89,7 +116,8 @@ def fetch_pc2023(explicit_dir: str | Path | None = None) -> Path:
             raise DataError(
                 f"{what} could not download from {PC2023_URL} ({type(exc).__name__}); "
                 "offline, pass --data-dir DIR (or set CARTELSIM_DATA_DIR) to a folder "
-                "holding the four PC2023 files"
+                "holding the four PC2023 files, or give neither to use the copy that "
+                "ships with cartelsim"
             ) from None
     return Path(cache)
 

@@ -8,7 +8,7 @@ The model counts members; statistics count bodies. The observation model (DESIGN
 
 cartel_share is the fraction of conflict killings whose victims are group members: PC2023
 assume 10 % of homicides plus missing persons. Observed series come from the package's fact
-files (`facts/`, every row with its source) or from a downloaded dataset (PC2023).
+files (`data/facts/`, every row with its source) or from a downloaded dataset (PC2023).
 """
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ from cartelsim.scenario import PARAMETER_NAMES, Scenario, ScenarioError
 WEEKS_PER_YEAR = 52
 #: Deployed forces enter the rates per 10,000 personnel, so rates stay readable numbers.
 FORCES_UNIT = 10_000.0
-#: Transfer kinds applied between weeks (see aggregate.py).
+#: Transfer kinds applied between weeks (see integrators.apply_transfers).
 MOVE, ADD = 0, 1
 
 

@@ -34,7 +34,7 @@ from pydantic import (
 from cartelsim import engines, outputs
 from cartelsim.datasets import PACKAGE_DATA, fact_rows
 
-#: Scalar model parameters, in the order the engine stores them (see aggregate.PARAM_INDEX).
+#: Scalar model parameters, in the order the engines store them (named by the indices below).
 PARAMETER_NAMES = (
     "recruitment_rate",
     "incapacitation",
@@ -394,7 +394,7 @@ class Prior(Strict):
 class Target(Strict):
     """Observed data a calibration fits: yearly sums of the weekly model variable against a
     yearly series (`data = "mexico:…"` or `"pc2023:…"`), or the members of `groups` at the
-    date of a claim (`data = "claim:…"`, from facts/mexico_claims.csv)."""
+    date of a claim (`data = "claim:…"`, from data/facts/mexico_claims.csv)."""
 
     name: str
     data: str

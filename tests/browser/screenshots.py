@@ -36,7 +36,7 @@ def main() -> None:
         sync_playwright() as playwright,
     ):
         browser = launch_chromium(playwright)
-        page = open_dashboard(browser, url, width=1400, height=1000)
+        page = open_dashboard(browser, url, width=1280, height=1000)
         slider = page.locator(".v-input", has_text="Recruitment change").get_by_role("slider")
         times = []
         for k in range(args.moves):
@@ -55,12 +55,19 @@ def main() -> None:
         slider.focus()
         _wait_run(page, lambda: page.keyboard.press("End"))
         _wait_run(page, lambda: [page.keyboard.press("PageDown") for _ in range(5)][-1])
+        chart = page.locator(".cs-chart svg.marks").nth(1)  # hover: the tooltip shows values
+        box = chart.bounding_box()
+        page.mouse.move(box["x"] + box["width"] * 0.55, box["y"] + box["height"] * 0.5)
+        page.locator("#vg-tooltip-element").wait_for(state="visible")
         _shot(page, "time-series")
-        page.get_by_role("button", name="map").click()
+        page.mouse.move(0, 0)
+        page.get_by_role("button", name="map", exact=True).click()
         page.locator(".cs-map-caption").wait_for()
+        page.locator(".cs-chart svg.marks").first.wait_for()
         _shot(page, "map")
-        page.get_by_role("button", name="compare").click()
+        page.get_by_role("button", name="compare", exact=True).click()
         page.locator(".cs-comparison").wait_for()
+        page.locator(".cs-chart svg.marks").nth(3).wait_for()
         _shot(page, "compare")
         browser.close()
 
@@ -89,16 +96,17 @@ def _wait_run(page, action) -> None:
     )
 
 
-#: The killings total, the first figure's image data, and whether no run is going on.
+#: The killings total, the first chart as drawn (SVG), and whether no run is going on.
 _STATE = """() => [
     document.querySelector('.cs-killings-total').innerText,
-    document.querySelector('img') ? document.querySelector('img').src : '',
+    document.querySelector('.cs-chart svg.marks') ?
+        document.querySelector('.cs-chart svg.marks').innerHTML : '',
     document.querySelector('.cs-status').innerText.endsWith('(ready)'),
 ]"""
 
 
 def _shot(page, name: str) -> None:
-    page.wait_for_timeout(300)  # let the browser paint the new image
+    page.wait_for_timeout(800)  # let the browser draw the new charts
     page.screenshot(path=str(OUT / f"{name}.png"), full_page=True)
     print(OUT / f"{name}.png")
 

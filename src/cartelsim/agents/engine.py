@@ -159,12 +159,15 @@ def _simulate(ctx: AgentContext, seed: int, first: int, stop: int, progress=None
         "state_forces_start": int(round(state.count_of((ARMY, FEDERAL_POLICE, LOCAL_POLICE)) / s)),
         "officials_start": int(round(state.count_of(tuple(OFFICIAL_LEVEL_SHARES)) / s)),
     }
-    return Part(traj, arrays, {"start": start})
+    # Splinter slots are named when a group splits, run by run; the table uses the names of
+    # the part's first run (so of run 0 for the ensemble), as one name per slot.
+    names = {"shorts": list(world.shorts[:used]), "names": list(world.names[:used])}
+    return Part(traj, arrays, {"start": start, **names})
 
 
 def _results(ctx: AgentContext, parts: list[Part], seed: int, data_dir: str | None) -> Results:
     traj = Trajectories.join([p.traj for p in parts])
-    plan = _extended(ctx.plan, traj.members.shape[1])
+    plan = _extended(ctx.plan, traj.members.shape[1], parts[0].info)
     regional = _join([p.arrays["regional"] for p in parts])
     by_region = _join([p.arrays["members_by_region"] for p in parts])
     tallies = _join([p.arrays["tallies"] for p in parts])
@@ -192,17 +195,21 @@ def _join(arrays: list[np.ndarray]) -> np.ndarray:
     return np.concatenate(padded, axis=-1)
 
 
-def _extended(plan: Plan, used: int) -> Plan:
-    """The plan with the splinter groups that runs created (slots n..used-1), named as the
-    world names them (sim.build)."""
+def _extended(plan: Plan, used: int, info: dict | None = None) -> Plan:
+    """The plan with the splinter groups that runs created (slots n..used-1), named as in
+    `info` (a part's first run) where it names them."""
     n = plan.n_groups
     if used == n:
         return plan
-    new = range(1, used - n + 1)
+    info = info or {}
+    shorts = [*info.get("shorts", plan.shorts)][:used]
+    names = [*info.get("names", plan.names)][:used]
+    shorts += [f"new-{k + 1}" for k in range(len(shorts) - n, used - n)]
+    names += [f"splinter group {k + 1}" for k in range(len(names) - n, used - n)]
     return dataclasses.replace(
         plan,
-        names=[*plan.names, *(f"splinter group {k}" for k in new)],
-        shorts=[*plan.shorts, *(f"new-{k}" for k in new)],
+        names=names,
+        shorts=shorts,
         initial=np.concatenate([plan.initial, np.zeros(used - n)]),
         recruitment_multiplier=np.concatenate([plan.recruitment_multiplier, np.ones(used - n)]),
     )

@@ -1,27 +1,35 @@
-"""The people, as columns: no Python object per agent (an agent is a row index).
+"""The people, as columns (no Python object per agent: an agent is a row index), and the schema
+of who writes what.
 
 Two tables:
 
-- `Members`: armed members of criminal groups. Columns (dtype, writer):
-  `group` (int16, recruitment/leadership: splits and mergers), `region` (int16 position,
-  movement), `role` (int8 LEADER/LIEUTENANT/SOLDIER, leadership), `jailed_until` (int32 day,
-  -1 = free; raids), `alive` is implicit: rows that die or leave are removed by `compact`
-  once a week, after the daily counters have recorded them. Rows grow like LASER's
-  LaserFrame: preallocated capacity, a live `count`, doubling when full.
+- `Members`: armed members of criminal groups. Columns: `group` (int16), `region` (int16
+  position), `role` (int8 LEADER/LIEUTENANT/SOLDIER), `jailed_until` (int32 day, -1 = free),
+  `removed` (int8 removal code of today, 0 = stays). Rows that die or leave stay until
+  `resolve.compact` drops them once a week, after the daily counters have recorded them.
+  Rows grow like LASER's LaserFrame: preallocated capacity, a live `count`, doubling when full.
 - `StatePeople`: state forces and officials, a fixed set. Columns: `kind` (int8, ARMY,
   FEDERAL_POLICE, LOCAL_POLICE, OFFICIAL_MUNICIPAL, OFFICIAL_STATE, OFFICIAL_FEDERAL),
   `home` (int16, the region of local police and officials), `region` (int16, where the
-  person serves now, -1 = not deployed; deployments), `status` (int8 ACTIVE/DEAD/DEFECTED;
-  clashes, raids, corruption), `payroll` (int16 group or -1; corruption).
+  person serves now, -1 = not deployed), `status` (int8 ACTIVE/DEAD/DEFECTED), `payroll`
+  (int16 group or -1).
 
 `Tally` holds the flow counters that make every agent accountable (tests check the balance).
+
+`WRITERS` is the schema of writers: for every column and every mutable field of the World (and
+of its parts), the one module that writes it. Mechanisms never write a member column or a
+state person's service: they request the change (world.requests, agents/requests.py) and
+resolve.py applies every request once a day. A module changes another module's field only by
+calling that module's own function (alliances calls leadership.promote; resolve calls
+corruption.leave_payroll when it takes a paid person out of service). Fields not listed are
+fixed when the World is built. tests/test_agents_writers.py parses the agents/ modules and
+fails if any module writes a field it does not own.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numba
 import numpy as np
 
 LEADER, LIEUTENANT, SOLDIER = 0, 1, 2
@@ -29,70 +37,168 @@ FREE = -1
 ARMY, FEDERAL_POLICE, LOCAL_POLICE = 0, 1, 2
 OFFICIAL_MUNICIPAL, OFFICIAL_STATE, OFFICIAL_FEDERAL = 3, 4, 5
 ACTIVE, DEAD, DEFECTED = 0, 1, 2
-#: Removal codes written by the daily resolution kernel (0 = stays).
+#: Removal codes written by the daily resolution (0 = stays).
 STAYS, CONFLICT_DEATH, STATE_KILL, ARRESTED, LEFT = 0, 1, 2, 3, 4
 
+#: Today's counters that count what resolve applies (world.COUNTERS starts with them).
+RESOLVED_COUNTERS = (
+    "conflict_deaths",
+    "state_kills",
+    "arrests",
+    "left",
+    "released",
+    "recruits",
+    "defected_in",
+    "forces_killed",
+)
 
-class Members:
-    """Members of criminal groups, struct of arrays with a live count."""
-
-    COLUMNS = {"group": np.int16, "region": np.int16, "role": np.int8, "jailed_until": np.int32}
-
-    def __init__(self, capacity: int):
-        self.count = 0
-        self.capacity = max(int(capacity), 16)
-        for name, dtype in self.COLUMNS.items():
-            setattr(self, name, np.zeros(self.capacity, dtype=dtype))
-        self.removed = np.zeros(self.capacity, dtype=np.int8)  # removal code, set daily
-
-    def add(self, group: np.ndarray, region: np.ndarray, role: np.ndarray) -> slice:
-        """Append free members; returns the slice of the new rows."""
-        n = len(group)
-        if self.count + n > self.capacity:
-            self._grow(self.count + n)
-        rows = slice(self.count, self.count + n)
-        self.group[rows], self.region[rows], self.role[rows] = group, region, role
-        self.jailed_until[rows] = FREE
-        self.removed[rows] = STAYS
-        self.count += n
-        return rows
-
-    def reserve(self, n: int) -> slice:
-        """Make room for n more rows and return their slice, for a kernel to fill; the caller
-        sets the columns and then adds n to `count`."""
-        if self.count + n > self.capacity:
-            self._grow(self.count + n)
-        return slice(self.count, self.count + n)
-
-    def _grow(self, needed: int) -> None:
-        capacity = max(needed, 2 * self.capacity)
-        for name in (*self.COLUMNS, "removed"):
-            old = getattr(self, name)
-            new = np.zeros(capacity, dtype=old.dtype)
-            new[: self.count] = old[: self.count]
-            setattr(self, name, new)
-        self.capacity = capacity
-
-    def compact(self) -> None:
-        """Drop the rows marked removed (dead, left; arrested members stay, jailed)."""
-        self.count = _compact(
-            self.count, self.group, self.region, self.role, self.jailed_until, self.removed
+_RESOLVE = "resolve"
+#: Who writes each column and each mutable field (module names in cartelsim.agents; the
+#: mechanisms by their module name). "Class.field" as the code spells the class.
+WRITERS: dict[str, str] = {
+    # members: every change requested, applied by resolve (births, deaths, arrests,
+    # releases, moves, role and group changes); resolve also grows and compacts the table
+    **{
+        f"Members.{c}": _RESOLVE
+        for c in (
+            "group",
+            "region",
+            "role",
+            "jailed_until",
+            "removed",
+            "count",
+            "next_release",
         )
+    },  # fmt: skip
+    # state people: deaths, desertions and deployments requested, applied by resolve
+    "StatePeople.region": _RESOLVE,
+    "StatePeople.status": _RESOLVE,
+    "StatePeople.payroll": "corruption",
+    # who serves where, kept by resolve as it applies deployments, deaths and desertions
+    "Service.order": _RESOLVE,
+    "Service.offsets": _RESOLVE,
+    "Service.forces_in": _RESOLVE,
+    "Service.informable": _RESOLVE,
+    # counts per (group, region) cell and the groups that exist
+    "World.cells": _RESOLVE,
+    "World.active_group": _RESOLVE,
+    "World.payroll": "corruption",
+    # network: the scheduled epochs and the groups' own truces and mergers
+    **{
+        f"World.{f}": "alliances"
+        for f in (
+            "excess",
+            "inv_alliance",
+            "group_boost",
+            "decided_truce",
+            "weight_before_truce",
+            "mutual_losses",
+        )
+    },  # fmt: skip
+    # leaders, capture boosts, splinters and their names
+    **{
+        f"World.{f}": "leadership"
+        for f in (
+            "leader_region",
+            "boost_level",
+            "boost_until",
+            "splinter_parent",
+            "names",
+            "shorts",
+        )
+    },  # fmt: skip
+    "World.captured": "raids",
+    "World.clash_losses": "clashes",
+    "World.move_probability": "movement",
+    "World.move_cdf": "movement",
+    "World.closed": "economy",
+    # the day's hazards, by cause (resolve reads the stacked table)
+    "Hazards.conflict": "clashes",
+    "Hazards.state_kill": "clashes",
+    "Hazards.arrest": "raids",
+    "Hazards.leaving": "recruitment",
+    # what the schedule puts in force each week
+    "Week.eff": "schedule",
+    "Week.forces_target": "schedule",
+    "Week.forces_inputs": "schedule",
+    **{
+        f"Levels.{f}": "schedule"
+        for f in (
+            "intelligence_sharing",
+            "kingpin_targeting",
+            "recruitment_prevention",
+            "anti_corruption_vetting",
+        )
+    },  # fmt: skip
+    # today's counters: each by the module whose events it counts; record zeroes them all
+    **{f"Counters.{c}": _RESOLVE for c in RESOLVED_COUNTERS},
+    "Counters.raids": "raids",
+    "Counters.raids_leaked": "raids",
+    "Counters.leaders_captured": "leadership",
+    "Counters.table": "record",
+    # the whole run's flows: record sums the counters; the rest count their own events
+    **{
+        f"Tally.{f}": "record"
+        for f in (
+            "recruited",
+            "defected_in",
+            "conflict_deaths",
+            "state_kills",
+            "arrested",
+            "released",
+            "left",
+            "forces_killed",
+        )
+    },  # fmt: skip
+    "Tally.leaders_removed": "leadership",
+    "Tally.splits": "leadership",
+    "Tally.truces_decided": "alliances",
+    "Tally.truces_broken": "alliances",
+    "Tally.mergers_decided": "alliances",
+}
+
+
+@dataclass
+class Members:
+    """Members of criminal groups, struct of arrays with a live count (columns above).
+    `next_release`: the first day a jailed member is due out (resolve scans for releases only
+    then)."""
+
+    group: np.ndarray
+    region: np.ndarray
+    role: np.ndarray
+    jailed_until: np.ndarray
+    removed: np.ndarray
+    count: int
+    next_release: int
+
+    COLUMNS = {
+        "group": np.int16,
+        "region": np.int16,
+        "role": np.int8,
+        "jailed_until": np.int32,
+        "removed": np.int8,
+    }
+
+    @classmethod
+    def start(
+        cls, capacity: int, group: np.ndarray, region: np.ndarray, role: np.ndarray, never: int
+    ) -> Members:
+        """A table holding these free members, with room for `capacity` rows."""
+        n = len(group)
+        capacity = max(int(capacity), n, 16)
+        columns = {name: np.zeros(capacity, dtype=dtype) for name, dtype in cls.COLUMNS.items()}
+        for name, values in (("group", group), ("region", region), ("role", role)):
+            columns[name][:n] = values
+        columns["jailed_until"][:n] = FREE
+        return cls(**columns, count=n, next_release=never)
+
+    @property
+    def capacity(self) -> int:
+        return len(self.group)
 
     def view(self, name: str) -> np.ndarray:
         return getattr(self, name)[: self.count]
-
-
-@numba.njit(cache=True)
-def _compact(count, group, region, role, jailed_until, removed):
-    """Move the rows that stay to the front, in order; returns their number."""
-    n = 0
-    for i in range(count):
-        if removed[i] == STAYS:
-            group[n], region[n], role[n] = group[i], region[i], role[i]
-            jailed_until[n], removed[n] = jailed_until[i], STAYS
-            n += 1
-    return n
 
 
 @dataclass
@@ -107,7 +213,8 @@ class StatePeople:
 
     @classmethod
     def build(cls, counts: dict[int, np.ndarray]) -> StatePeople:
-        """`counts[kind]` = people of that kind per home region (R,)."""
+        """`counts[kind]` = people of that kind per home region (R,); nobody deployed yet, on
+        no payroll."""
         kinds, homes = [], []
         for kind, per_region in counts.items():
             per_region = np.asarray(per_region, dtype=np.int64)

@@ -8,28 +8,16 @@ members_total, payroll and businesses_closed are the state at the week's end, th
 over the week; and free members by group and region at the start of each week (which group
 holds each region: the dashboard's control map). Agent counts are divided by the scale, so
 outputs are in real people at any scale; raids and leader captures are counted as they happen.
+The day's counters are added to the run's Tally, then zeroed.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from cartelsim.agents.world import DAYS_PER_WEEK, REGION_VARIABLES, World
+from cartelsim.agents.world import COUNTERS, DAYS_PER_WEEK, REGION_VARIABLES, World
 
-#: Daily counters, per region (R,), zeroed after each day.
-COUNTERS = (
-    "conflict_deaths",
-    "state_kills",
-    "arrests",
-    "left",
-    "released",
-    "recruits",
-    "defected_in",
-    "forces_killed",
-    "raids",
-    "raids_leaked",
-    "leaders_captured",
-)
+__all__ = ["COUNTERS", "Recorder"]
 #: Counters that are real events, not agents: never divided by the scale.
 UNSCALED = ("raids", "raids_leaked", "leaders_captured")
 STOCKS = ("members_total", "payroll", "businesses_closed")
@@ -47,11 +35,11 @@ class Recorder:
     def start(self, world: World) -> None:
         self.members[0] = world.cells.sum(axis=1) / world.scale
         self.members_by_region[0] = world.cells / world.scale
-        reset(world)
 
     def step(self, world: World, day: int) -> None:
-        self._week_table += world.today_table
-        reset(world)
+        _tally(world)
+        self._week_table += world.today.table
+        world.today.table[:] = 0
         if day % DAYS_PER_WEEK != DAYS_PER_WEEK - 1:
             return
         week, s = day // DAYS_PER_WEEK, world.scale
@@ -76,10 +64,15 @@ class Recorder:
         self._week_table[:] = 0.0
 
 
-def reset(world: World) -> None:
-    """Zero today's counters. They are rows of one (len(COUNTERS), R) table, so that a day
-    costs one operation here, not one per counter; world.today names the rows."""
-    if world.today_table is None:
-        world.today_table = np.zeros((len(COUNTERS), world.R))
-        world.today = dict(zip(COUNTERS, world.today_table, strict=True))
-    world.today_table[:] = 0
+def _tally(world: World) -> None:
+    """Add the day's counts to the run's flows."""
+    t, day = world.tally, world.today
+    total = dict(zip(COUNTERS, day.table.sum(axis=1).astype(int).tolist(), strict=True))
+    t.recruited += total["recruits"]
+    t.defected_in += total["defected_in"]
+    t.conflict_deaths += total["conflict_deaths"]
+    t.state_kills += total["state_kills"]
+    t.arrested += total["arrests"]
+    t.released += total["released"]
+    t.left += total["left"]
+    t.forces_killed += total["forces_killed"]

@@ -62,7 +62,7 @@ _FITTED = (
 
 
 def _fitted(value: float, unit: str) -> _AgentParam:
-    """A value fitted to observed killings (agents/fit.py) in a rule that is an assumption."""
+    """A value fitted to observed killings (analysis/agent_fit.py) in an assumed rule."""
     return _AgentParam(value=value, unit=unit, source=_FITTED, assumption=True)
 
 
@@ -243,7 +243,7 @@ class Territory(Strict):
 
 class AgentSettings(Strict):
     """The `[agents]` section. "builtin" territories and regional deployments are the package
-    facts for Mexico's states (facts/mexico_state_*.csv), used when the regions are the states;
+    facts for Mexico's states (data/facts/mexico_state_*.csv), used when the regions are the states;
     give a list (possibly empty) to replace them."""
 
     regions: str = "states"

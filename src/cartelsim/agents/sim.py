@@ -2,18 +2,25 @@
 
 A day, in this fixed order (the scenario cannot reorder it):
 
- 0. schedule     week starts: parameters, levers, deployments, scheduled leader removals,
-                 the scheduled network (truces, mergers, splits, new groups: alliances.py)
- 1. recruitment  new members from the local population; saturation exits requested
+ 1. recruitment  new members from the local population (requested); saturation hazard
  2. movement     move probabilities and destinations
- 3. clashes      group-group and group-state death hazards; state forces killed
+ 3. clashes      group-group and group-state death hazards; deaths of state forces requested
  4. raids        raids, leaks, retaliation; arrest hazards; leader captures
- 5. corruption   bribes offered and accepted; payroll exits, vetting and desertions
- 6. leadership   succession, regional violence boost, splits
- 7. alliances    truces and mergers decided by groups; decided truces break
- 8. resolve      every member at once: exits, arrests, releases, moves (resolve.py)
- 9. economy      killings close businesses
-10. record       daily counts into weekly outputs
+ 5. corruption   bribes offered and accepted; payroll exits, vetting; desertions requested
+ 6. leadership   succession, regional violence boost, splits (requested)
+ 7. alliances    truces and mergers decided by groups (mergers requested); truces break
+ 8. schedule     on a week's last day, the next week is put in force: parameters, levers,
+                 deployments, scheduled leader removals and network (truces, mergers,
+                 splits, new groups: alliances.py), the member changes as requests
+ 9. resolve      every request of the day, in order, then releases, exits and moves for
+                 every member at once (resolve.py); compaction on a week's last day
+10. economy      killings close businesses
+11. record       daily counts into weekly outputs and the run's tally
+
+Mechanisms read the World and write only the fields they own (population.WRITERS): every
+change to a member or to a state person's service is a request that resolve applies once a
+day. Each mechanism draws from its own random stream (streams.py), so a change to one leaves
+the others' draws as they were.
 
 A model day is 1/7 of a model week (1/52 year, as in the aggregate engine), so both engines
 share the weekly calendar of plan.py. Rates of the aggregate model are per week: each
@@ -26,6 +33,7 @@ microseconds plus a few per event, not a pass of NumPy operations (benchmarks/ag
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 import numpy as np
@@ -42,6 +50,7 @@ from cartelsim.agents.mechanisms import (
     recruitment,
 )
 from cartelsim.agents.population import (
+    ACTIVE,
     ARMY,
     FEDERAL_POLICE,
     LEADER,
@@ -50,13 +59,24 @@ from cartelsim.agents.population import (
     OFFICIAL_FEDERAL,
     OFFICIAL_MUNICIPAL,
     OFFICIAL_STATE,
+    SOLDIER,
     Members,
     StatePeople,
     Tally,
 )
 from cartelsim.agents.regions import Regions
+from cartelsim.agents.requests import Requests
 from cartelsim.agents.settings import AgentSettings, RegionalDeployment, Territory
-from cartelsim.agents.world import DAYS_PER_WEEK, Levels, World
+from cartelsim.agents.streams import Streams
+from cartelsim.agents.world import (
+    DAYS_PER_WEEK,
+    NEVER,
+    Counters,
+    Hazards,
+    Levels,
+    Week,
+    World,
+)
 from cartelsim.datasets import fact_rows
 from cartelsim.plan import Plan
 from cartelsim.scenario import ScenarioError
@@ -75,99 +95,127 @@ def run_world(world: World) -> record.Recorder:
     plan = world.plan
     recorder = record.Recorder(plan.weeks, world.n_groups, world.R)
     recorder.start(world)
-    regional = regional_deployments(world.settings, world.regions, plan.scenario.name)
-    for day in range(plan.weeks * DAYS_PER_WEEK):
-        schedule.step(world, day, regional)
+    days = plan.weeks * DAYS_PER_WEEK
+    for day in range(days):
         for mechanism in MECHANISMS:
             mechanism.step(world, day)
+        if day % DAYS_PER_WEEK == DAYS_PER_WEEK - 1 and day + 1 < days:
+            schedule.step(world, (day + 1) // DAYS_PER_WEEK)
         resolve.resolve(world, day)
         economy.step(world, day)
-        _tally(world)
         recorder.step(world, day)
-        if day % DAYS_PER_WEEK == DAYS_PER_WEEK - 1:
-            world.members.compact()
     return recorder
-
-
-def _tally(world: World) -> None:
-    t = world.tally
-    day = dict(
-        zip(record.COUNTERS, world.today_table.sum(axis=1).astype(int).tolist(), strict=True)
-    )
-    t.recruited += day["recruits"]
-    t.conflict_deaths += day["conflict_deaths"]
-    t.state_kills += day["state_kills"]
-    t.left += day["left"]
-    t.released += day["released"]
-    t.arrested += day["arrests"]
 
 
 # --- building a world ------------------------------------------------------------------------
 
 
 def build(plan: Plan, settings: AgentSettings, regions: Regions, seed: int) -> World:
-    """A world at the start of the scenario, for one run."""
+    """A world at the start of the scenario, for one run, with week 0 in force."""
     p = settings.parameters
     n = plan.n_groups
     G = n + int(p.max_new_groups.value)
     R = regions.n
-    streams = np.random.SeedSequence(seed).spawn(len(MECHANISMS) + 2)
-    names = ("setup", "kernels", *(m.__name__.rsplit(".", 1)[-1] for m in MECHANISMS))
-    rng = {name: np.random.default_rng(s) for name, s in zip(names, streams, strict=True)}
-    resolve.seed_kernels(int(streams[1].generate_state(1)[0]))
+    streams = Streams.from_seed(seed)
     levers = Levels(**{k: v.value for k, v in settings.levers})
     epoch = plan.epochs[0]
     excess = np.zeros((G, G))
     excess[:n, :n] = epoch.excess
     active = np.zeros(G, dtype=bool)
     active[:n] = True  # scenario groups keep their slots, whether or not they exist yet
+    territory = _territories(plan, settings, regions, G)
+    members, cells, leader_region = _initial_members(plan, settings, territory, G, streams)
+    state = _state_people(plan, settings, regions)
+    state = dataclasses.replace(
+        state, payroll=_initial_payroll(state, cells, p.initial_payroll_share.value, streams)
+    )
+    service = resolve.service_of(state, R)
+    payroll = np.zeros((G, R), dtype=np.int64)
+    paid = service.order[(state.status[service.order] == ACTIVE)
+                         & (state.payroll[service.order] >= 0)]  # fmt: skip
+    np.add.at(payroll, (state.payroll[paid], state.region[paid]), 1)
     world = World(
         plan=plan,
         settings=settings,
         regions=regions,
         scale=settings.scale,
-        members=Members(int(plan.initial.sum() * settings.scale * 2) + 1024),
-        state=_state_people(plan, settings, regions),
-        tally=Tally(),
-        levers=levers,
-        reference_sharing=levers.intelligence_sharing,
-        rng=rng,
         n_groups=G,
-        shorts=list(plan.shorts) + [f"new-{k + 1}" for k in range(G - n)],
+        value=1.0 + p.crossing_value.value * regions.crossings,
+        territory=territory,
+        national=schedule.national_split(plan),
+        regional=regional_deployments(settings, regions, plan.scenario.name),
+        dates=plan.dates(),
+        reference_sharing=levers.intelligence_sharing,
+        streams=streams,
+        members=members,
+        state=state,
+        service=service,
+        tally=Tally(start=members.count),
+        requests=Requests(),
+        levers=levers,
+        week=Week(
+            eff=plan.params * plan.multipliers[0],
+            forces_target=(np.zeros(R, np.int64), np.zeros(R, np.int64)),
+            forces_inputs=(),
+        ),
         names=list(plan.names) + [f"splinter group {k + 1}" for k in range(G - n)],
+        shorts=list(plan.shorts) + [f"new-{k + 1}" for k in range(G - n)],
+        active_group=active,
+        splinter_parent=np.concatenate([np.full(n, -1), np.full(G - n, -2)]),
         excess=excess,
         inv_alliance=np.concatenate([epoch.inv_alliance, np.ones(G - n)]),
         group_boost=np.concatenate([epoch.boost, np.ones(G - n)]),
-        active_group=active,
-        splinter_parent=np.concatenate([np.full(n, -1), np.full(G - n, -2)]),
         decided_truce=np.zeros((G, G), dtype=bool),
         weight_before_truce=np.zeros((G, G)),
         mutual_losses=np.zeros((G, G)),
-        leader_region=np.full(G, -1),
+        leader_region=leader_region,
         boost_level=np.zeros((G, R)),
         boost_until=np.zeros((G, R), dtype=np.int64),
+        captured=np.zeros(G, dtype=bool),
+        cells=cells,
+        payroll=payroll,
+        hazards=Hazards.zeros(G, R),
+        move_probability=np.zeros((G, R)),
+        move_cdf=np.zeros((G, max(len(regions.indices), 1))),
+        clash_losses=np.zeros((G, G)),
+        closed=np.zeros(R),
+        today=Counters.zeros(R),
     )
-    world.cells = np.zeros((G, R), dtype=np.int64)
-    world.hazard = np.zeros((4, G, R))
-    world.clash_losses = np.zeros((G, G))
-    world.move_probability = np.zeros((G, R))
-    world.move_cdf = np.zeros((G, max(len(regions.indices), 1)))
-    world.closed = np.zeros(R)
-    world.territory = _territories(plan, settings, regions, G)
-    world.national = schedule.national_split(plan)
-    world.dates = plan.dates()
-    record.reset(world)
-    for g in range(n):
-        count = int(round(plan.initial[g] * settings.scale))
-        if count:
-            alliances.new_members(world, g, count, world.territory[g])
-    m = world.members
-    lieutenants = rng["setup"].random(m.count) < 1.0 / p.lieutenant_span.value
-    m.role[: m.count][lieutenants & (m.view("role") != LEADER)] = LIEUTENANT
-    world.tally.start = m.count
-    schedule.index(world)
-    _initial_payroll(world, rng["setup"])
+    schedule.step(world, 0)
+    resolve.apply_requests(world)
     return world
+
+
+def _initial_members(plan: Plan, settings: AgentSettings, territory: np.ndarray, G: int,
+                     streams: Streams):  # fmt: skip
+    """Each group's initial members (times the scale) spread over its territory by largest
+    remainder; a leader drawn among them; one in `lieutenant_span` a lieutenant. Returns the
+    table, the (G, R) cells and the leaders' regions."""
+    rng = streams.setup.rng
+    R = territory.shape[1]
+    cells = np.zeros((G, R), dtype=np.int64)
+    leader_region = np.full(G, -1)
+    groups, regions, roles = [], [], []
+    for g in range(plan.n_groups):
+        count = int(round(plan.initial[g] * settings.scale))
+        if count == 0:
+            continue
+        cells[g] = alliances.largest_remainder(count, territory[g])
+        region = np.repeat(np.arange(R), cells[g]).astype(np.int16)
+        role = np.full(count, SOLDIER, np.int8)
+        lieutenants = rng.random(count) < 1.0 / settings.parameters.lieutenant_span.value
+        role[lieutenants] = LIEUTENANT
+        leader = int(rng.integers(count))
+        role[leader] = LEADER
+        leader_region[g] = region[leader]
+        groups.append(np.full(count, g, np.int16))
+        regions.append(region)
+        roles.append(role)
+    group = np.concatenate(groups) if groups else np.zeros(0, np.int16)
+    region = np.concatenate(regions) if regions else np.zeros(0, np.int16)
+    role = np.concatenate(roles) if roles else np.zeros(0, np.int8)
+    capacity = int(plan.initial.sum() * settings.scale * 2) + 1024
+    return Members.start(capacity, group, region, role, NEVER), cells, leader_region
 
 
 def _state_people(plan: Plan, settings: AgentSettings, regions: Regions) -> StatePeople:
@@ -188,21 +236,24 @@ def _spread(total: float, weights: np.ndarray) -> np.ndarray:
     return alliances.largest_remainder(int(round(total)), weights)
 
 
-def _initial_payroll(world: World, rng: np.random.Generator) -> None:
-    """Each serving person is on a payroll with `initial_payroll_share`, paid by a group
-    present in the region, chosen in proportion to its members there."""
-    s = world.state
-    share = world.settings.parameters.initial_payroll_share.value
-    serving = np.flatnonzero(s.region >= 0)
+def _initial_payroll(
+    state: StatePeople, cells: np.ndarray, share: float, streams: Streams
+) -> np.ndarray:
+    """(people,) the group paying each state person: each serving person is on a payroll
+    with `initial_payroll_share`, paid by a group present in the region, chosen in proportion
+    to its members there."""
+    rng = streams.setup.rng
+    payroll = np.full(len(state.kind), -1, np.int16)
+    serving = np.flatnonzero(state.region >= 0)
     paid = serving[rng.random(len(serving)) < share]
-    presence = world.cells.astype(float)
-    for r in range(world.R):
-        rows = paid[s.region[paid] == r]
+    presence = cells.astype(float)
+    for r in range(cells.shape[1]):
+        rows = paid[state.region[paid] == r]
         if len(rows) == 0 or presence[:, r].sum() == 0:
             continue
         weights = presence[:, r] / presence[:, r].sum()
-        s.payroll[rows] = rng.choice(world.n_groups, size=len(rows), p=weights)
-    schedule.index(world)
+        payroll[rows] = rng.choice(cells.shape[0], size=len(rows), p=weights)
+    return payroll
 
 
 def _territories(plan: Plan, settings: AgentSettings, regions: Regions, G: int) -> np.ndarray:

@@ -1,22 +1,25 @@
 """The state of one agent run: people, regions, network, economy and the day's working arrays.
 
-Mechanisms read and write a `World`; each array below has one writer, named in its comment.
-Cell arrays are (groups, regions). Group slots: the scenario's groups first, then room for
-splinter groups that form during the run (leadership).
+A World is complete when it is constructed (sim.build makes every part first): no field is
+filled in later, and none is ever rebound (the dataclass is frozen); the mutable parts change
+in place, each by its one writer (population.WRITERS). Cell arrays are (groups, regions).
+Group slots: the scenario's groups first, then room for splinter groups that form during the
+run (leadership).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, fields
 
 import numpy as np
 
-from cartelsim.agents.population import Members, StatePeople, Tally
+from cartelsim.agents.population import RESOLVED_COUNTERS, Members, StatePeople, Tally
 from cartelsim.agents.regions import Regions
+from cartelsim.agents.requests import Requests
 from cartelsim.agents.settings import AgentSettings
+from cartelsim.agents.streams import Streams
 from cartelsim.plan import Plan
 
-#: Real state forces per unit of the aggregate's F(t) (plan.FORCES_UNIT).
 DAYS_PER_WEEK = 7
 #: Days a jailed member waits when sentences are off (0): longer than any run.
 NEVER = 2**31 - 1
@@ -39,7 +42,7 @@ REGION_VARIABLES = (
 
 @dataclass
 class Levels:
-    """Policy levers in force (schedule.py writes them)."""
+    """Policy levers in force."""
 
     intelligence_sharing: float
     kingpin_targeting: float
@@ -48,71 +51,129 @@ class Levels:
 
 
 @dataclass
+class Week:
+    """What the schedule put in force for the week."""
+
+    eff: np.ndarray  # (P,) aggregate parameters times policy multipliers
+    forces_target: tuple[np.ndarray, np.ndarray]  # (R,) army, federal police agents wanted
+    forces_inputs: tuple  # what forces_target was computed from
+
+
+@dataclass
+class Service:
+    """Who serves where (state people), kept by resolve as deployments, deaths and desertions
+    change it."""
+
+    order: np.ndarray  # state people serving, sorted by region
+    offsets: np.ndarray  # (R + 1,) into order
+    forces_in: np.ndarray  # (R,) active deployed army + federal police agents
+    informable: np.ndarray  # (R,) active officials, local police and deployed in the region
+
+
+@dataclass(frozen=True)
+class Hazards:
+    """The day's hazards per (group, region) cell, rows of one (4, G, R) table that resolve
+    reads (CAUSES order): conflict death, killed by the state, arrest, leaving."""
+
+    table: np.ndarray
+    conflict: np.ndarray
+    state_kill: np.ndarray
+    arrest: np.ndarray
+    leaving: np.ndarray
+
+    @classmethod
+    def zeros(cls, G: int, R: int) -> Hazards:  # noqa: N803 (groups, regions)
+        table = np.zeros((4, G, R))
+        return cls(table, *table)
+
+
+#: Daily counters, per region (R,), zeroed after each day (record.py).
+COUNTERS = (
+    *RESOLVED_COUNTERS,
+    "raids",
+    "raids_leaked",
+    "leaders_captured",
+)
+
+
+@dataclass(frozen=True)
+class Counters:
+    """Today's counts by region: rows of one table (record.py zeroes it in one operation)."""
+
+    table: np.ndarray
+    conflict_deaths: np.ndarray
+    state_kills: np.ndarray
+    arrests: np.ndarray
+    left: np.ndarray
+    released: np.ndarray
+    recruits: np.ndarray
+    defected_in: np.ndarray
+    forces_killed: np.ndarray
+    raids: np.ndarray
+    raids_leaked: np.ndarray
+    leaders_captured: np.ndarray
+
+    @classmethod
+    def zeros(cls, R: int) -> Counters:  # noqa: N803 (regions)
+        assert tuple(f.name for f in fields(cls))[1:] == COUNTERS
+        table = np.zeros((len(COUNTERS), R))
+        return cls(table, *table)
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return getattr(self, name)
+
+
+@dataclass(frozen=True)
 class World:
+    # inputs, fixed for the run
     plan: Plan
     settings: AgentSettings
     regions: Regions
     scale: float
+    n_groups: int  # scenario groups + splinter slots
+    value: np.ndarray  # (R,) value of a region for a group: 1 + crossing_value per US crossing
+    territory: np.ndarray  # (G, R) where a group's new members go
+    national: tuple[np.ndarray, np.ndarray]  # (weeks,) real troops, federal police deployed
+    regional: list  # regional deployments, in date order
+    dates: list  # plan.dates()
+    reference_sharing: float  # sharing level the arrest rate is calibrated at (raids.py)
+    streams: Streams
+    # people
     members: Members
     state: StatePeople
+    service: Service
     tally: Tally
+    requests: Requests
+    # in force this week
     levers: Levels
-    reference_sharing: float  # sharing level the arrest rate is calibrated at (raids.py)
-    rng: dict[str, np.random.Generator]
-    n_groups: int  # scenario groups + splinter slots
-    shorts: list[str]
+    week: Week
+    # groups and network
     names: list[str]
-    # network (alliances.py, leadership.py for splinters)
+    shorts: list[str]
+    active_group: np.ndarray  # (G,) bool
+    splinter_parent: np.ndarray  # (G,) int, -1 for scenario groups, -2 for a free slot
     excess: np.ndarray  # (G, G) rivalry weight, -1 for truce pairs
     inv_alliance: np.ndarray  # (G,) 1 / (A + 1)
     group_boost: np.ndarray  # (G,) scheduled leader-removal violence boost
-    active_group: np.ndarray  # (G,) bool
-    splinter_parent: np.ndarray  # (G,) int, -1 for scenario groups
-    decided_truce: np.ndarray  # (G, G) bool: a truce the pair decided (alliances.py)
-    weight_before_truce: np.ndarray  # (G, G) rivalry weight a decided truce restores on breaking
+    decided_truce: np.ndarray  # (G, G) bool: a truce the pair decided
+    weight_before_truce: np.ndarray  # (G, G) rivalry weight a decided truce restores
     mutual_losses: np.ndarray  # (G, G) pair's recent daily losses to each other (g < h)
-    # leadership (leadership.py)
+    # leaders
     leader_region: np.ndarray  # (G,) int, -1 without a leader
     boost_level: np.ndarray  # (G, R) regional violence boost after captures
     boost_until: np.ndarray  # (G, R) day the boost ends
-    captures: list[tuple[int, int]] = field(default_factory=list)  # (group, region) today
-    # deployments (schedule.py)
-    forces_in: np.ndarray = None  # (R,) active deployed army + federal police agents
-    informable: np.ndarray = None  # (R,) officials, local police and deployed in the region
-    state_order: np.ndarray = None  # state people sorted by serving region
-    state_offsets: np.ndarray = None  # (R + 1,) into state_order
-    # corruption (corruption.py)
-    payroll: np.ndarray = None  # (G, R) people on each group's payroll, by serving region
-    # counts (resolve.py)
-    cells: np.ndarray = None  # (G, R) free members (every writer of members keeps it)
-    next_release: int = 0  # first day a jailed member is due out (resolve.py)
-    # the day's hazards (clashes.py, raids.py, movement.py)
-    hazard: np.ndarray = None  # (4, G, R) conflict death, state kill, arrest, leaving
-    move_probability: np.ndarray = None  # (G, R)
-    move_cdf: np.ndarray = None  # (G, edges) cumulative destination shares
-    clash_losses: np.ndarray = None  # (G, G) expected deaths of g caused by h today (clashes.py)
-    # economy (economy.py)
-    closed: np.ndarray = None  # (R,) share of businesses closed
-    territory: np.ndarray = None  # (G, R) where a group's new members go (sim.py)
-    # parameters in force this week (schedule.py)
-    eff: np.ndarray = None  # (P,) aggregate parameters times policy multipliers
-    forces_target: tuple[np.ndarray, np.ndarray] | None = None
-    forces_inputs: tuple | None = None  # what forces_target was computed from
-    national: tuple[np.ndarray, np.ndarray] | None = None  # (weeks,) real troops, police
-    dates: list = field(default_factory=list)  # plan.dates(), computed once (sim.py)
-    # today's counters (zeroed each day by record.py)
-    today: dict[str, np.ndarray] = field(default_factory=dict)  # rows of today_table
-    today_table: np.ndarray = None  # (len(record.COUNTERS), R)
-    _value: np.ndarray = None  # value(), once computed
+    captured: np.ndarray  # (G,) bool: the group's leader was captured in a raid today
+    # counts
+    cells: np.ndarray  # (G, R) free members
+    payroll: np.ndarray  # (G, R) people on each group's payroll, by serving region
+    # the day's working arrays
+    hazards: Hazards
+    move_probability: np.ndarray  # (G, R)
+    move_cdf: np.ndarray  # (G, edges) cumulative destination shares
+    clash_losses: np.ndarray  # (G, G) expected deaths of g caused by h today
+    closed: np.ndarray  # (R,) share of businesses closed
+    today: Counters
 
     @property
     def R(self) -> int:  # noqa: N802 (the number of regions, as in the formulas)
         return self.regions.n
-
-    def value(self) -> np.ndarray:
-        """(R,) value of each region for a group: 1 + crossing_value per US crossing (fixed
-        for a run: computed once)."""
-        if self._value is None:
-            crossing = self.settings.parameters.crossing_value.value
-            self._value = 1.0 + crossing * self.regions.crossings
-        return self._value

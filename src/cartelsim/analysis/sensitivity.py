@@ -5,6 +5,23 @@ variance one parameter explains alone; total indices add its interactions. The p
 vary over the scenario's calibration priors (the scenario's own incapacitation form), so
 the question is asked over exactly the ranges the calibration considers plausible. All
 N (2D + 2) Saltelli samples run as one ensemble.
+
+Reproducible: the Saltelli sample and SALib's bootstrap of the confidence intervals are both
+seeded from `seed`, so the same command gives the same indices and the same `*_conf`.
+
+When to distrust the result (`result["warnings"]`, one line each, empty when none applies):
+
+1. fewer than MIN_SAMPLES (64) base samples: the bootstrap confidence intervals are then
+   themselves unreliable, whatever they say;
+2. a total index whose 95 % confidence half-width exceeds the index (ST_conf > ST, for
+   parameters whose ST is not exactly 0): the sample cannot tell whether that parameter
+   matters at all;
+3. an index outside [0, 1] beyond its confidence (ST - ST_conf > 1 or S1 + S1_conf < 0):
+   an impossible value that its interval does not even cover;
+4. an index that is not a number (an output that does not vary).
+
+First-order indices whose interval is wider than the index are not flagged: a parameter with
+no effect of its own has S1 near 0, and its interval then covers 0 at any sample size.
 """
 
 from __future__ import annotations
@@ -28,6 +45,15 @@ OUTPUTS = (
     "deaths_total",
     "recorded_killings_total",
 )
+
+#: Below this many base samples the bootstrap confidence intervals are not trusted (rule 1).
+MIN_SAMPLES = 64
+
+
+def bootstrap_seed(seed: int) -> int:
+    """The seed of SALib's bootstrap, derived from the command's seed. Never 0: SALib skips
+    seeding for a falsy seed (`if seed:`), which made `*_conf` differ between reruns."""
+    return int(np.random.SeedSequence([seed, 0x50B0]).generate_state(1)[0]) or 1
 
 
 def problem(scenario: Scenario) -> tuple[dict, list[bool]]:
@@ -64,7 +90,7 @@ def sensitivity(
     """First-order (S1) and total (ST) Sobol indices with 95 % confidence half-widths.
 
     Returns {"scenario", "samples", "runs", "indices": {output: {param: {S1, S1_conf, ST,
-    ST_conf}}}}."""
+    ST_conf}}}, "warnings": [str, ...]} (the warnings: see the module docstring)."""
     if not isinstance(scenario, Scenario):
         scenario = load_scenario(scenario)
     if samples < 8 or samples & (samples - 1):
@@ -88,12 +114,65 @@ def sensitivity(
     }
     indices = {}
     for output, y in outputs.items():
-        result = sobol.analyze(spec, y, calc_second_order=False, seed=seed)
+        result = sobol.analyze(spec, y, calc_second_order=False, seed=bootstrap_seed(seed))
         indices[output] = {
             name: {key: float(result[key][k]) for key in ("S1", "S1_conf", "ST", "ST_conf")}
             for k, name in enumerate(spec["names"])
         }
-    return {"scenario": scenario.name, "samples": samples, "runs": len(x), "indices": indices}
+    return {
+        "scenario": scenario.name,
+        "samples": samples,
+        "runs": len(x),
+        "indices": indices,
+        "warnings": trust_warnings(indices, samples),
+    }
+
+
+#: Rules 2-3 of the module docstring: (index shown, test on one parameter's values, message).
+_CHECKS = (
+    (
+        "ST",
+        lambda v: v["ST_conf"] > abs(v["ST"]),
+        "the total index's confidence interval is wider than the index (the sample cannot "
+        "tell whether the parameter matters)",
+    ),
+    (
+        "ST",
+        lambda v: v["ST"] - v["ST_conf"] > 1,
+        "the total index is above 1 beyond its confidence",
+    ),
+    (
+        "S1",
+        lambda v: v["S1"] + v["S1_conf"] < 0,
+        "the first-order index is below 0 beyond its confidence",
+    ),
+)
+
+
+def trust_warnings(indices: dict, samples: int) -> list[str]:
+    """One line per reason to distrust the indices (the module docstring's rules 1-4)."""
+    more = f"rerun with --samples {max(4 * samples, 512)} or more"
+    out = []
+    if samples < MIN_SAMPLES:
+        out.append(
+            f"--samples {samples}: fewer than {MIN_SAMPLES} base samples, too few for the "
+            f"bootstrap confidence intervals to mean anything; {more}"
+        )
+    for output, by_name in indices.items():
+        finite = {n: v for n, v in by_name.items() if all(np.isfinite(list(v.values())))}
+        if len(finite) < len(by_name):
+            nan = ", ".join(n for n in by_name if n not in finite)
+            out.append(f"{output}: the indices are not numbers for {nan}")
+        for key, failed, what in _CHECKS:
+            names = [n for n, v in finite.items() if failed(v)]
+            if names:
+                values = ", ".join(_value(n, finite[n], key) for n in names)
+                out.append(f"{output}: {what} for {values}; {more}")
+    return out
+
+
+def _value(name: str, values: dict, key: str) -> str:
+    return f"{name} {key} {values[key]:.3g} ± {values[key + '_conf']:.3g}"
 
 
 def frame(result: dict) -> pd.DataFrame:

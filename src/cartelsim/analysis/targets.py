@@ -2,7 +2,7 @@
 
 A target in a scenario's `[calibration]` section names a series ("mexico:oc_killings",
 "pc2023:homicides_and_missing") or a claim ("claim:foot_soldiers_sinaloa_gulf_zetas", from
-facts/mexico_claims.csv). Each observed year of a series becomes one point: the weekly model
+data/facts/mexico_claims.csv). Each observed year of a series becomes one point: the weekly model
 variable summed over the weeks that start in that year's months (a flow) or its value at the
 end (a stock). A claim becomes one point: the members of the named groups at its date.
 

@@ -25,17 +25,36 @@ from pathlib import Path
 import pandas as pd
 import solara
 import solara.lab
+import solara.server.settings
 import solara.util
+import traitlets
 from ipyvuetify.extra import FileInput
 
 from cartelsim import runner
 from cartelsim.dashboard import figures, limits, views
 from cartelsim.dashboard.catalog import Catalog
-from cartelsim.dashboard.levers import Levers, apply_levers, make_levers
+from cartelsim.dashboard.levers import CHANGE_RANGE, Levers, apply_levers, make_levers
 from cartelsim.dashboard.posteriors import Posteriors, Sample, posterior_parquet, run_sample
+from cartelsim.dashboard.vega import VegaChart
 from cartelsim.plan import make_plan
+from cartelsim.report import page as report_page
 from cartelsim.results import Results
 from cartelsim.scenario import Scenario, ScenarioError
+
+# Solara's "This website runs on Solara" banner sits over the bottom right of the page (over
+# the sources list): not shown.
+solara.server.settings.theme.show_banner = False
+
+
+class LabelledFileInput(FileInput):
+    """Vuetify's file chooser with a visible label (ipyvuetify's has none)."""
+
+    template = traitlets.Unicode(
+        FileInput.template.default_value.replace(
+            "<v-file-input", '<v-file-input label="Upload a scenario file (.toml)"', 1
+        )
+    ).tag(sync=True)
+
 
 #: Set by `serve` before the first page: the scenario catalog, the calibration posteriors and
 #: the datasets folder.
@@ -76,7 +95,10 @@ run_error = solara.reactive("")
 map_year = solara.reactive(0)
 map_source = solara.reactive("simulated")
 view = solara.reactive("time series")
-finished_runs = solara.reactive(0)  # shown on the page, so a reader (or a test) sees a new run
+#: Simulation runs finished in this session (A's and B's), shown on the page; a result reused
+#: (switching views) runs nothing and counts nothing.
+finished_runs = solara.reactive(0)
+other = solara.reactive(None)  # the last finished Other (scenario B for the comparison)
 
 
 @dataclass(frozen=True)
@@ -89,7 +111,6 @@ class Request:
     runs: int
     seed: int
     mode: str
-    compare_with: str | None  # None: B is not needed (the comparison is not shown)
     engine: str
     scale: float | None  # agent engine only: fraction of the real population
     posterior: str | None = None  # a posterior's name: run r uses its draw r
@@ -104,9 +125,23 @@ class Outcome:
     groups: list[str]
     observed: list[views.Observed]
     notes: list[str]
-    other_name: str | None
-    other_table: pd.DataFrame | None
     seconds: float
+
+    @property
+    def names(self) -> dict[str, str]:
+        """Group short name -> full name (legends show full names)."""
+        plan = self.results.plan
+        return dict(zip(plan.shorts, plan.names, strict=True))
+
+
+@dataclass(frozen=True, eq=False)
+class Other:
+    """Scenario B for the comparison, run for A's request (same runs, seed and draws)."""
+
+    request: Request
+    compare_with: str
+    name: str
+    table: pd.DataFrame
 
 
 def _load(name: str, upload: Scenario | None, run_mode: str) -> Scenario:
@@ -128,7 +163,7 @@ def _groups(scenario: Scenario) -> list[str]:
 def simulate(request: Request) -> None:
     """Run A (and B for the comparison); keep the result, or say in the page why not."""
     started = time.perf_counter()
-    total = request.runs * (1 if request.compare_with is None else 2)
+    total = request.runs
     done = 0
 
     def progress(n: int) -> None:
@@ -147,13 +182,6 @@ def simulate(request: Request) -> None:
         if request.posterior is not None:  # A and B run over the same draws: paired
             sample = SERVER["posteriors"].sample(request.posterior, request.runs, request.seed)
         results = _ensemble(scenario, request, sample, progress)
-        other_name, other_table = request.compare_with, None
-        if other_name is not None:
-            if other_name == WITHOUT_LEVERS:
-                other, other_name = base, f"{base.name} without levers"
-            else:
-                other = _load(other_name, None, request.mode)
-            other_table = _ensemble(other, request, sample, progress).to_pandas()
         observed, notes = views.observed_series(scenario, data_dir)
         table = results.to_pandas()
         result = Outcome(
@@ -164,8 +192,6 @@ def simulate(request: Request) -> None:
             groups,
             observed,
             notes,
-            other_name,
-            other_table,
             time.perf_counter() - started,
         )
     except Exception as exc:  # shown in the page; the server and the last outcome stay
@@ -175,7 +201,38 @@ def simulate(request: Request) -> None:
     if simulate.is_current():
         outcome.value = result
         run_error.value = ""
-        finished_runs.value += 1
+        finished_runs.value += request.runs
+
+
+@solara.lab.task(prefer_threaded=True)
+def simulate_other(request: Request, compare_with: str) -> None:
+    """Run B for the comparison with A's request (paired: same seeds, same posterior draws),
+    unless the last B was run for the same request."""
+    last = other.value
+    if last is not None and last.request == request and last.compare_with == compare_with:
+        return
+
+    def progress(n: int) -> None:
+        if not simulate_other.is_current():
+            raise solara.util.CancelledError()
+
+    try:
+        base = _load(request.scenario, request.upload, request.mode)
+        if compare_with == WITHOUT_LEVERS:
+            scenario, name = base, f"{base.name} without levers"
+        else:
+            scenario, name = _load(compare_with, None, request.mode), compare_with
+        sample = None
+        if request.posterior is not None:
+            sample = SERVER["posteriors"].sample(request.posterior, request.runs, request.seed)
+        table = _ensemble(scenario, request, sample, progress).to_pandas()
+    except Exception as exc:
+        if simulate_other.is_current():
+            run_error.value = _one_line(exc)
+        return
+    if simulate_other.is_current():
+        other.value = Other(request, compare_with, name, table)
+        finished_runs.value += request.runs
 
 
 def _ensemble(scenario: Scenario, request: Request, sample: Sample | None, progress) -> Results:
@@ -315,12 +372,17 @@ def Page():  # noqa: N802 (components are CamelCase in Solara)
             runs.value,
             seed.value,
             mode.value,
-            compare_with.value if view.value == "compare" else None,
             engine.value,
             scale.value / 100 if engine.value == "agents" else None,
             posterior,
         )
     solara.use_effect(lambda: simulate(request) if request else None, [request])
+    comparing = view.value == "compare"
+    solara.use_effect(
+        lambda: simulate_other(request, compare_with.value) if request and comparing else None,
+        [request, compare_with.value, comparing],
+    )
+    solara.Style(CSS)
 
     with solara.Columns([1, 3]):
         with solara.Column():
@@ -344,12 +406,19 @@ def Messages(problem: str):  # noqa: N802 (components are CamelCase in Solara)
         solara.Error(f"Not run: {problem}", classes=["cs-input-error"])
     if run_error.value:
         solara.Error(run_error.value, classes=["cs-run-error"])
-    status = "running" if simulate.pending else "ready"
-    solara.Text(f"Runs finished: {finished_runs.value} ({status})", classes=["cs-status"])
-    if simulate.pending:
+    pending = simulate.pending or simulate_other.pending
+    status = "running" if pending else "ready"
+    solara.Text(f"Runs finished: {finished_runs.value:,} ({status})", classes=["cs-status"])
+    if pending:
         with solara.Row():
             solara.ProgressLinear(simulate.progress or True)
-            solara.Button("Cancel", on_click=simulate.cancel, text=True)
+            solara.Button("Cancel", on_click=_cancel, text=True)
+
+
+def _cancel() -> None:
+    for task in (simulate, simulate_other):
+        if task.pending:
+            task.cancel()
 
 
 @solara.component
@@ -392,9 +461,12 @@ def Controls():  # noqa: N802 (components are CamelCase in Solara)
 
     _html("h3", "Policy levers")
     solara.Text("Each starts on its date (YYYY-MM-DD; empty: the scenario's start).")
-    _slider_with_date("Recruitment change (%)", recruitment, -95, 200, "recruitment")
-    _slider_with_date("Incapacitation change (%)", incapacitation, -95, 400, "incapacitation")
-    _slider_with_date("Troops change (%)", troops, -100, 300, "troop")
+    solara.Text(
+        f"Changes in %, all on one scale ({LOW:+d} % to {HIGH:+d} %): 0 is the scenario as written."
+    )
+    _slider_with_date("Recruitment change (%)", recruitment, "recruitment")
+    _slider_with_date("Incapacitation change (%)", incapacitation, "incapacitation")
+    _slider_with_date("Troops change (%)", troops, "troop")
     if engine.value == "agents":
         with solara.Row():
             solara.Select("Troops to a state", values=["", *STATE_CODES], value=region_name)
@@ -420,9 +492,13 @@ def Controls():  # noqa: N802 (components are CamelCase in Solara)
     solara.Select("B", values=[WITHOUT_LEVERS, *catalog.names()], value=compare_with)
 
 
-def _slider_with_date(label: str, value, low: int, high: int, key: str) -> None:
-    solara.SliderInt(label, value=value, min=low, max=high, step=5, thumb_label="always")
-    solara.InputText(f"{label.split(' ')[0]} from", value=dates[key])
+LOW, HIGH = (round(100 * x) for x in CHANGE_RANGE)
+
+
+def _slider_with_date(label: str, value, key: str) -> None:
+    with solara.Column(classes=["cs-lever"], gap="0px"):
+        solara.SliderInt(label, value=value, min=LOW, max=HIGH, step=5, thumb_label="always")
+    solara.InputText(f"{label.split(' ')[0]} from (YYYY-MM-DD)", value=dates[key])
 
 
 @solara.component
@@ -434,7 +510,7 @@ def ScenarioUpload():  # noqa: N802 (components are CamelCase in Solara)
     to the widget, read in a thread."""
     info, set_info = solara.use_state(None)
     files, set_files = solara.use_state(None)
-    chooser = FileInput.element(multiple=False, accept=".toml", on_file_info=set_info)
+    chooser = LabelledFileInput.element(multiple=False, accept=".toml", on_file_info=set_info)
 
     def connect() -> None:  # the widget exists only in an effect
         if info:
@@ -446,7 +522,6 @@ def ScenarioUpload():  # noqa: N802 (components are CamelCase in Solara)
 
     solara.use_effect(connect, [info])
     solara.use_thread(read, [files])
-    solara.Text("Upload a scenario file (.toml):")
     return chooser
 
 
@@ -468,10 +543,7 @@ def ResultsView(result: Outcome):  # noqa: N802 (components are CamelCase in Sol
     for note in result.notes:
         solara.Warning(note)
     solara.ToggleButtonsSingle(value=view, values=list(VIEWS), classes=["cs-views"])
-    if view.value == "compare" and result.other_table is None:
-        solara.Info("Running B for the comparison...")
-    else:
-        VIEWS[view.value](result)
+    VIEWS[view.value](result)
 
 
 def _runs_text(request: Request) -> str:
@@ -489,15 +561,53 @@ def _engine_text(request: Request) -> str:
 
 @solara.component
 def TimeSeries(result: Outcome):  # noqa: N802 (components are CamelCase in Solara)
-    figure = solara.use_memo(
+    specs = solara.use_memo(
         lambda: figures.time_series(
-            result.table, result.observed, result.request.runs, result.request.posterior
+            result.table,
+            result.observed,
+            result.request.runs,
+            result.request.posterior,
+            result.names,
         ),
         [result],
     )
-    solara.FigureMatplotlib(figure, dependencies=[result], format="png", dpi=80)
+    solara.Text(
+        "Hover a chart for values; drag or scroll to zoom in time (double-click resets); "
+        "click a legend entry to hide or show its series.",
+        classes=["cs-hint"],
+    )
+    for spec in specs:
+        VegaChart(spec)
+    References(result)
+
+
+def _references(result: Outcome) -> list[dict]:
+    """The observed series' sources, deduplicated, for the observations the run covers (at
+    least half of each observation's months inside the run's dates)."""
+    start, end = result.table["date"].min(), result.table["date"].max()
+    supported: dict[str, list[int]] = {}
     for obs in result.observed:
-        solara.Text(f"Observed {obs.name}: {obs.source}")
+        for year, (begin, stop, _) in zip(sorted(obs.sources), obs.spans, strict=False):
+            inside = (min(stop, end) - max(begin, start)).days
+            if inside < 0.5 * (stop - begin).days:
+                continue
+            for source in report_page.split_sources(obs.sources[year]):
+                supported.setdefault(source, []).append(year)
+    return report_page.reference_list(supported)
+
+
+@solara.component
+def References(result: Outcome):  # noqa: N802 (components are CamelCase in Solara)
+    entries = solara.use_memo(lambda: _references(result), [result])
+    if not entries:
+        return
+    names = ", ".join(obs.name for obs in result.observed)
+    solara.HTML(
+        tag="div",
+        unsafe_innerHTML=f"<h4>Sources of the observed series ({html.escape(names)}), for the "
+        "years shown</h4>" + report_page.references_html(entries),
+        classes=["cs-references"],
+    )
 
 
 @solara.component
@@ -511,12 +621,12 @@ def MapView(result: Outcome):  # noqa: N802 (components are CamelCase in Solara)
     solara.ToggleButtonsSingle(value=map_source, values=["simulated", "observed 2009"])
     if not observed:
         solara.SliderInt(
-            "Year",
+            f"Year: {year}",
             value=year,
             min=years[0],
             max=years[-1],
             on_value=map_year.set,
-            thumb_label="always",
+            tick_labels=[str(y) for y in years],
         )
     frame = solara.use_memo(
         lambda: (
@@ -535,8 +645,10 @@ def MapView(result: Outcome):  # noqa: N802 (components are CamelCase in Solara)
         ),
         [result, observed],
     )
-    figure = solara.use_memo(lambda: figures.tile_map(frame, STATES, vmax), [frame, vmax])
-    solara.FigureMatplotlib(figure, dependencies=[frame, vmax], format="png")
+    maps = solara.use_memo(lambda: figures.tile_map(frame, STATES, vmax), [frame, vmax])
+    with solara.Row(classes=["cs-maps"]):
+        for spec in maps:
+            VegaChart(spec)
     top = frame.rate.idxmax()
     solara.Text(
         f"{frame.year}: highest {STATES.table.loc[top, 'name']}, "
@@ -558,35 +670,67 @@ def MapView(result: Outcome):  # noqa: N802 (components are CamelCase in Solara)
 
 @solara.component
 def Comparison(result: Outcome):  # noqa: N802 (components are CamelCase in Solara)
+    last = other.value
+    if last is None or last.request != result.request or last.compare_with != compare_with.value:
+        solara.Info("Running B for the comparison...")
+        return
+    ComparisonView(result, last)
+
+
+@solara.component
+def ComparisonView(result: Outcome, b: Other):  # noqa: N802 (components are CamelCase in Solara)
     name_a = f"{result.scenario.name} (with levers)"
-    figure = solara.use_memo(
+    specs = solara.use_memo(
         lambda: figures.comparison(
             result.table,
-            result.other_table,
+            b.table,
             name_a,
-            result.other_name,
+            b.name,
             result.request.runs,
             result.request.posterior,
         ),
-        [result],
+        [result, b],
     )
-    _html("div", f"{name_a};  B: {result.other_name}", bold="A:")
+    _html("div", f"{name_a};  B: {b.name}", bold="A:")
     if result.request.posterior is not None:
         solara.Text(
             f"A and B run over the same {result.request.runs} draws of the posterior "
             f"{result.request.posterior}: the difference is taken draw by draw."
         )
-    solara.FigureMatplotlib(figure, dependencies=[result], format="png")
-    a, b = views.totals(result.table), views.totals(result.other_table)
+    a_totals, b_totals = views.totals(result.table), views.totals(b.table)
     rows = [
-        {"": key, "A": f"{a[key]:,.0f}", "B": f"{b[key]:,.0f}", "A - B": f"{a[key] - b[key]:+,.0f}"}
-        for key in a
-    ]
-    table = pd.DataFrame(rows).to_html(index=False, border=0)  # pandas escapes the cells
-    table = "<style>.cs-comparison td, .cs-comparison th {padding: 2px 14px}</style>" + table
-    solara.HTML(tag="div", unsafe_innerHTML=table, classes=["cs-comparison"])
-    if result.table["date"].min() != result.other_table["date"].min():
+        [key, _count(a_totals[key]), _count(b_totals[key]),
+         _count(a_totals[key] - b_totals[key], sign=True)]
+        for key in a_totals
+    ]  # fmt: skip
+    _table(["median over the runs", "A", "B", "A - B"], rows, ["cs-comparison"])
+    if result.table["date"].min() != b.table["date"].min():
         solara.Warning("A and B cover different dates: the difference uses the dates both cover.")
+    with solara.Columns([1, 1]):
+        for spec in specs[0::2]:
+            VegaChart(spec)
+    with solara.Columns([1, 1]):
+        for spec in specs[1::2]:
+            VegaChart(spec)
+
+
+def _count(x: float, sign: bool = False) -> str:
+    """'24,000', '-1,234' (with `sign`: '+1,234'); a difference within rounding reads 0."""
+    x = 0.0 if abs(x) < 0.5 else x
+    return f"{x:+,.0f}" if sign and x else f"{x:,.0f}"
+
+
+def _table(headers: list[str], rows: list[list[str]], classes: list[str]) -> None:
+    """A plain HTML table (escaped), without an index column; long text wraps."""
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in rows
+    )
+    solara.HTML(
+        tag="div",
+        unsafe_innerHTML=f"<table class='cs-table'><tr>{head}</tr>{body}</table>",
+        classes=classes,
+    )
 
 
 @solara.component
@@ -594,15 +738,11 @@ def ScenarioInfo(scenario: Scenario):  # noqa: N802 (components are CamelCase in
     _html("div", scenario.description, bold=scenario.name)
     if scenario.groups:
         rows = [
-            {
-                "group": g.name,
-                "short": g.short,
-                "members at start": g.initial_members,
-                "source": g.source + (" (assumption)" if g.assumption else ""),
-            }
+            [g.name, g.short, _count(g.initial_members),
+             g.source + (" (assumption)" if g.assumption else "")]
             for g in scenario.groups
-        ]
-        solara.DataFrame(pd.DataFrame(rows), items_per_page=20)
+        ]  # fmt: skip
+        _table(["group", "short", "members at start", "source"], rows, ["cs-groups"])
     else:
         solara.Text(f"Groups and network from the dataset {scenario.network.dataset}.")
     params = scenario.parameters
@@ -611,14 +751,10 @@ def ScenarioInfo(scenario: Scenario):  # noqa: N802 (components are CamelCase in
         value = getattr(params, name)
         if hasattr(value, "value"):
             rows.append(
-                {
-                    "parameter": name,
-                    "value": f"{value.value:g}",
-                    "unit": value.unit,
-                    "source": value.source + (" (assumption)" if value.assumption else ""),
-                }
-            )
-    solara.DataFrame(pd.DataFrame(rows), items_per_page=20)
+                [name, f"{value.value:,.6g}", value.unit,
+                 value.source + (" (assumption)" if value.assumption else "")]
+            )  # fmt: skip
+    _table(["parameter", "value", "unit", "source"], rows, ["cs-parameters"])
     changes = [
         f"{p.date}: {p.parameter} "
         + (f"x {p.multiply:g}" if p.multiply is not None else f"= {p.set:g}")
@@ -666,6 +802,24 @@ def Downloads(result: Outcome):  # noqa: N802 (components are CamelCase in Solar
         if posterior is None:
             solara.FileDownload(report, filename=f"{stem}-report.html", label="Report (HTML)")
 
+
+#: The page's style: readable fonts, tables that wrap rather than widen the page, room at the
+#: bottom so that Solara's badge covers nothing.
+CSS = """
+.cs-table { border-collapse: collapse; table-layout: fixed; width: 100%; font-size: 14px; }
+.cs-table td, .cs-table th { border-bottom: 1px solid #ddd; padding: 3px 10px;
+  text-align: left; vertical-align: top; overflow-wrap: anywhere; }
+.cs-comparison .cs-table { width: auto; }
+.cs-comparison .cs-table td + td { text-align: right; font-variant-numeric: tabular-nums; }
+.cs-references { font-size: 14px; margin-top: 1em; padding-bottom: 80px; }
+.cs-references li { overflow-wrap: anywhere; }
+.cs-hint { color: #555; font-size: 14px; }
+.cs-chart { margin: 6px 0 18px; }
+.v-application { font-size: 15px; }
+.cs-lever .v-input.v-slider { display: grid; grid-template-columns: 100%;
+  grid-template-areas: "prepend" "control" "messages"; }
+.cs-lever .v-input__prepend { margin: 0 0 30px 0; }
+"""
 
 #: The result views, one shown at a time (only the one shown is drawn).
 VIEWS = {

@@ -41,8 +41,16 @@ def ensure_assets(cache_dir: Path, timeout: float = 120.0) -> list[str]:
     """Put every package missing from Solara's CDN cache there; return one line per failure.
 
     A failure is not fatal: Solara still tries jsDelivr when the page asks for the file.
+    The charts' script (Vega, from the vl-convert package: dashboard/vega.py) is written there
+    too; it needs no network.
     """
     problems = []
+    try:
+        from cartelsim.dashboard.vega import install_bundle
+
+        install_bundle(cache_dir)
+    except (OSError, ImportError) as exc:
+        problems.append(f"the charts' script (Vega): not written to {cache_dir} ({exc})")
     for name, integrity in PACKAGES:
         target = cache_dir / name
         if target.is_dir():

@@ -32,16 +32,22 @@ from cartelsim.scenario import Scenario, ScenarioError, validate
 INTEL_SHARING_ARREST_MULTIPLIER = 1.5
 
 
+#: The range of the three change levers (fractions): one scale, so the page's three sliders
+#: line up with their zeros at one place (-95 %: a lever at -100 % would stop recruitment or
+#: arrests altogether, outside what the model was fitted to).
+CHANGE_RANGE = (-0.95, 3.0)
+
+
 class Levers(BaseModel):
     """The levers' positions. Changes are fractions: -0.5 halves, +1.0 doubles."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    recruitment_change: float = Field(default=0.0, ge=-0.95, le=2.0)
+    recruitment_change: float = Field(default=0.0, ge=CHANGE_RANGE[0], le=CHANGE_RANGE[1])
     recruitment_date: dt.date | None = None
-    incapacitation_change: float = Field(default=0.0, ge=-0.95, le=4.0)
+    incapacitation_change: float = Field(default=0.0, ge=CHANGE_RANGE[0], le=CHANGE_RANGE[1])
     incapacitation_date: dt.date | None = None
-    troop_change: float = Field(default=0.0, ge=-1.0, le=3.0)
+    troop_change: float = Field(default=0.0, ge=CHANGE_RANGE[0], le=CHANGE_RANGE[1])
     troop_date: dt.date | None = None
     region: int | None = Field(default=None, ge=1, le=32)  # INEGI state code
     region_troops: float = Field(default=0.0, ge=0, le=100_000)

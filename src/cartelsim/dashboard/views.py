@@ -16,7 +16,7 @@ a region).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -80,6 +80,7 @@ class Observed:
     variable: str  # the tidy table's variable it is compared with
     spans: list[tuple[pd.Timestamp, pd.Timestamp, float]]  # first day, end day, per week
     source: str
+    sources: dict[int, str] = field(default_factory=dict)  # by year: that year's source(s)
 
 
 def observed_series(scenario: Scenario, data_dir=None) -> tuple[list[Observed], list[str]]:
@@ -98,7 +99,7 @@ def observed_series(scenario: Scenario, data_dir=None) -> tuple[list[Observed], 
             end = pd.Timestamp(year, last, 1) + pd.offsets.MonthBegin(1)
             spans.append((begin, end, value / ((end - begin).days / 7)))
         variable = observe.VARIABLE_OF[series.variable]
-        found.append(Observed(series.name, variable, spans, data.source_text()))
+        found.append(Observed(series.name, variable, spans, data.source_text(), dict(data.sources)))
     return found, problems
 
 

@@ -12,12 +12,11 @@ Called by report.py; plotting stays out of the engine.
 from __future__ import annotations
 
 import numpy as np
-from scipy.stats import spearmanr
 
 from cartelsim.agents.output import regional_weekly
 from cartelsim.datasets import fact_rows
 from cartelsim.observe import window, years
-from cartelsim.report import page
+from cartelsim.report import charts, page
 
 OBSERVED_FILE = "mexico_state_executions_2009.csv"
 OBSERVED_YEAR = 2009
@@ -35,7 +34,7 @@ def section(results) -> str:
     parts = ["<h2>Regions: killings per 100,000 by year</h2>"]
     regions = results.extra.regions
     if regions.grid is not None and shown:
-        parts.append(page.png(_map(regions, rates, shown)))
+        parts.append(charts.html_div(_map(regions, rates, shown), "chart-regions"))
         parts.append(
             f"<p class='note'>Killings the conflict causes (member deaths / cartel share), per "
             f"100,000 people ({page.esc(regions.label)}; population as in the region table), "
@@ -114,6 +113,8 @@ def ranking_rows(results):
         for source in OBSERVED_SOURCES:
             if row[source] != "":
                 observed[source][k] = float(row[source])
+    from scipy.stats import spearmanr  # imported here: scipy.stats takes a second to import
+
     rho = {}
     for source, values in observed.items():
         known = ~np.isnan(values)
@@ -150,44 +151,21 @@ def _number(x: float) -> str:
     return "" if np.isnan(x) else f"{x:,.0f}"
 
 
-def _map(regions, rates: np.ndarray, shown: list[int]):
-    import matplotlib.pyplot as plt
-    from matplotlib.colors import PowerNorm
-    from matplotlib.patches import Rectangle
-
-    columns = 3
-    rows = int(np.ceil(len(shown) / columns))
-    fig, axes = plt.subplots(
-        rows,
-        columns + 1,
-        figsize=(10.0, 2.9 * rows),
-        squeeze=False,
-        gridspec_kw={"width_ratios": [1.0] * columns + [0.04]},
-    )
-    bar_axis, axes = axes[0, -1], axes[:, :-1]
-    for ax in fig.axes:
-        if ax is not bar_axis and ax not in axes.flat:
-            ax.axis("off")
-    norm = PowerNorm(0.5, vmin=0.0, vmax=max(float(rates.max()), 1e-9))  # low rates visible
-    cmap = plt.get_cmap("Reds")
+def _map(regions, rates: np.ndarray, shown: list[int]) -> dict:
+    """One tile map per year, two per row, on one colour scale (square root: low rates stay
+    visible); hover a tile for the region's name and rate."""
     labels = regions.abbr or [name[:3] for name in regions.names]
-    grid = regions.grid
-    for ax, year, rate in zip(axes.flat, shown, rates, strict=False):
-        for k in range(regions.n):
-            r, c = grid[k]
-            ax.add_patch(
-                Rectangle((c - 0.45, -r - 0.45), 0.9, 0.9, color=cmap(norm(rate[k])), lw=0)
-            )
-            dark = norm(rate[k]) > 0.6
-            ax.text(c, -r, labels[k], ha="center", va="center", fontsize=6,
-                    color="white" if dark else "black")  # fmt: skip
-        ax.set_xlim(grid[:, 1].min() - 0.6, grid[:, 1].max() + 0.6)
-        ax.set_ylim(-grid[:, 0].max() - 0.6, -grid[:, 0].min() + 0.6)
-        ax.set_aspect("equal")
-        ax.set_title(str(year), fontsize=10)
-        ax.axis("off")
-    for ax in axes.flat[len(shown) :]:
-        ax.axis("off")
-    bar = fig.colorbar(plt.cm.ScalarMappable(norm=norm, cmap=cmap), cax=bar_axis)
-    bar.set_label("killings per 100,000 per year")
-    return fig
+    grid = np.asarray(regions.grid)
+    rows0, cols0 = grid[:, 0].min(), grid[:, 1].min()
+    vmax = max(float(rates.max()), 1e-9)
+    panels = []
+    for year, rate in zip(shown, rates, strict=True):
+        tiles = [
+            {"abbr": labels[k], "name": regions.names[k], "row": int(grid[k, 0] - rows0 + 1),
+             "col": int(grid[k, 1] - cols0 + 1), "value": float(rate[k])}
+            for k in range(regions.n)
+        ]  # fmt: skip
+        panels.append(
+            charts.tile_map(tiles, str(year), "killings per 100,000", vmax, width=460, sqrt=True)
+        )
+    return {"concat": panels, "columns": 2, "resolve": {"scale": {"color": "shared"}}}

@@ -1,7 +1,8 @@
 """What every HTML report shares: the inline style sheet, escaped tables, embedded figures.
 
 Public so that the run report, the calibration report and the agent map build pages the same
-way; matplotlib is set to a non-interactive backend here, before any figure is drawn.
+way. The calibration report still draws matplotlib figures (`png`): matplotlib is imported
+only there, set to a non-interactive backend before any figure is drawn.
 """
 
 from __future__ import annotations
@@ -11,11 +12,16 @@ import html
 import io
 from pathlib import Path
 
-import matplotlib
 
-# A report is written from scripts, servers and CI without a display: never pick a GUI backend.
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+def _pyplot():
+    import matplotlib
+
+    # A report is written from scripts, servers and CI without a display: no GUI backend.
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
 
 #: Figure resolution: sharp on screen while pc2023 (4 figures) stays well under 2 MB.
 DPI = 100
@@ -27,7 +33,9 @@ h1 { margin-bottom: 0.2em; } h2 { border-bottom: 1px solid #ccc; margin-top: 2em
 table { border-collapse: collapse; margin: 0.8em 0; font-size: 0.88em; }
 th, td { border: 1px solid #ccc; padding: 3px 7px; text-align: left; vertical-align: top; }
 th { background: #f0f0f0; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
-tr.assumption td { background: #fff4d6; }
+tr.assumption td { background: #fff4d6; } tr.misfit td { background: #fde2e1; }
+.chart { margin: 0.8em 0 1.4em; } ol.findings li { margin-bottom: 0.6em; }
+#vg-tooltip-element { font-size: 13px; }
 .flag { color: #8a5a00; font-weight: bold; }
 img { max-width: 100%; } code, .mono { font-family: ui-monospace, Menlo, Consolas, monospace; }
 li { overflow-wrap: anywhere; } .meta td:first-child { font-weight: bold; }
@@ -42,7 +50,7 @@ def save_png(fig, path: str | Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
     fig.savefig(path, format="png", dpi=DPI)
-    plt.close(fig)
+    _pyplot().close(fig)
     return path
 
 
@@ -51,13 +59,19 @@ def png(fig) -> str:
     buffer = io.BytesIO()
     fig.tight_layout()
     fig.savefig(buffer, format="png", dpi=DPI)
-    plt.close(fig)
+    _pyplot().close(fig)
     data = base64.b64encode(buffer.getvalue()).decode("ascii")
     return f'<img alt="figure" src="data:image/png;base64,{data}">'
 
 
-def table(headers: list[str], rows: list[list[str]], flagged: list[bool] | None = None) -> str:
-    """An HTML table; every cell is escaped. Flagged rows are highlighted as assumptions."""
+def table(
+    headers: list[str],
+    rows: list[list[str]],
+    flagged: list[bool] | None = None,
+    flag_class: str = "assumption",
+) -> str:
+    """An HTML table; every cell is escaped. Flagged rows are highlighted (as assumptions, or
+    with `flag_class`)."""
     if not rows:
         return "<p>None.</p>"
     flagged = flagged or [False] * len(rows)
@@ -65,7 +79,7 @@ def table(headers: list[str], rows: list[list[str]], flagged: list[bool] | None 
     body = []
     for cells, flag in zip(rows, flagged, strict=True):
         tds = "".join(cell(c) for c in cells)
-        body.append(f"<tr class='assumption'>{tds}</tr>" if flag else f"<tr>{tds}</tr>")
+        body.append(f"<tr class='{flag_class}'>{tds}</tr>" if flag else f"<tr>{tds}</tr>")
     return f"<table>\n<tr>{head}</tr>\n" + "\n".join(body) + "\n</table>"
 
 
@@ -87,3 +101,90 @@ def is_number(text: str) -> bool:
 
 def esc(text: str) -> str:
     return html.escape(str(text))
+
+
+# --- sources ---------------------------------------------------------------------------------
+
+#: Hosts of primary publications: statistics offices, government releases, journals, archives.
+PRIMARY_HOSTS = (
+    "inegi.org.mx",
+    "gob.mx",
+    "sesnsp",
+    "presidencia.gob.mx",
+    "doi.org",
+    "datadryad.org",
+    "nature.com",
+    "science.org",
+    "pnas.org",
+    "springer.com",
+    "wiley.com",
+    "sciencedirect.com",
+    "jstor.org",
+    "unodc.org",
+    "worldbank.org",
+)
+
+
+def split_sources(text: str) -> list[str]:
+    """A fact row's source field: several sources separated by ' ; '."""
+    return [part.strip() for part in str(text).split(";") if part.strip()]
+
+
+def source_key(source: str) -> str:
+    """Two spellings of one address are one source: scheme, 'www.', an '/amp' page and a
+    trailing slash do not count."""
+    text = source.strip().lower()
+    for prefix in ("https://", "http://"):
+        text = text.removeprefix(prefix)
+    text = text.removeprefix("www.").rstrip("/")
+    return text.removesuffix("/amp").rstrip("/")
+
+
+def is_primary(source: str) -> bool:
+    """True for the statistics offices', governments' and journals' own publications."""
+    host = source_key(source).split("/")[0]
+    return any(h in host for h in PRIMARY_HOSTS)
+
+
+def is_address(source: str) -> bool:
+    return source.startswith(("http://", "https://"))
+
+
+def reference_list(supported: dict[str, list[int]]) -> list[dict]:
+    """Deduplicated references: {source: years it supports} -> one entry per source (by
+    `source_key`), with its years merged and whether it is a primary publication; primary
+    first, then by first year supported."""
+    merged: dict[str, dict] = {}
+    for source, years in supported.items():
+        entry = merged.setdefault(source_key(source), {"source": source, "years": set()})
+        entry["years"].update(years)
+        if source.startswith("https://"):
+            entry["source"] = source  # prefer the secure spelling
+    out = [
+        {"source": e["source"], "years": sorted(e["years"]), "primary": is_primary(e["source"])}
+        for e in merged.values()
+    ]
+    return sorted(out, key=lambda e: (not e["primary"], e["years"][:1], e["source"]))
+
+
+def year_ranges(years: list[int]) -> str:
+    """[2007, 2008, 2009, 2011] -> '2007-2009, 2011'."""
+    parts, start = [], None
+    for k, year in enumerate(years):
+        if start is None:
+            start = year
+        if k + 1 == len(years) or years[k + 1] != year + 1:
+            parts.append(str(start) if start == year else f"{start}-{year}")
+            start = None
+    return ", ".join(parts)
+
+
+def references_html(entries: list[dict]) -> str:
+    """An ordered list: link (or text), years supported, and a flag on secondary sources."""
+    items = []
+    for e in entries:
+        s = e["source"]
+        text = f'<a href="{esc(s)}">{esc(s)}</a>' if is_address(s) else esc(s)
+        kind = "" if e["primary"] else " <span class='note'>(secondary: news or web page)</span>"
+        items.append(f"<li>{text} &mdash; {esc(year_ranges(e['years']))}{kind}</li>")
+    return "<ol class='refs'>" + "".join(items) + "</ol>"

@@ -1,13 +1,17 @@
 """The HTML report of a run: one self-contained file.
 
 Why one file: a report is mailed, attached to an issue or opened years later from an archive,
-often offline. Figures are base64-embedded PNGs and the style is inline, so the file needs no
-network, no companion folder and no server, and cannot break when a web font or a script host
-goes away. Every number in it is computed from the Results object; nothing is typed in.
+often offline. The charts are Vega-Lite specs (report/charts.py) drawn by the Vega script
+inlined once in the page, and the style is inline, so the file needs no network, no companion
+folder and no server, and cannot break when a web font or a script host goes away. Every
+number in it is computed from the Results object; nothing is typed in.
 
-Sections, in order: provenance, members by group, weekly flows, observed against simulated,
-the news reports' claims (Mexico scenarios only), the scenario's inputs, how to reproduce.
-Plotting lives here and only here: the engine never imports matplotlib (STYLE.md 1).
+Sections, in order: provenance, what the model says (findings computed from the results,
+each with its number, its interval and what it cannot say), members by group, weekly flows,
+observed against simulated (monthly averages over each observation's months, misfits
+flagged, sources deduplicated), the news reports' claims (Mexico scenarios only), the
+scenario's inputs (events with their weights and what they change), how to reproduce.
+Charts live in the report package only: the engine never imports them (STYLE.md 1).
 """
 
 from __future__ import annotations
@@ -17,32 +21,37 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import matplotlib.pyplot as plt
 import numpy as np
-from matplotlib.ticker import StrMethodFormatter
 
 from cartelsim import datasets
-from cartelsim.report import agent_map, page
+from cartelsim.report import agent_map, charts, page
 from cartelsim.results import Results, atomic_write
 from cartelsim.scenario import builtin_names, load_scenario
 
-#: Figure width in inches (1,000 px at DPI).
-WIDTH = 10.0
 #: Quantiles of the ensemble shown as the band around the mean.
 BAND = (0.05, 0.95)
 #: With more groups than this (+1), the smaller ones are summed into "other groups".
 TOP_GROUPS = 8
-#: Event labels longer than this are cut on the figures; the events table has them in full.
-LABEL_CHARS = 28
-#: Style of the event labels: vertical, small, on a light box so curves behind stay visible.
-EVENT_TEXT = {
-    "rotation": 90,
-    "fontsize": 6.5,
-    "va": "top",
-    "ha": "right",
-    "color": "dimgrey",
-    "bbox": {"facecolor": "white", "alpha": 0.7, "linewidth": 0, "pad": 0.5},
+#: An observation is a misfit when it lies outside the simulated 5 %-95 % range widened by this
+#: many times the series' stated relative error (the observation noise the fit allows).
+MISFIT_ERRORS = 2.0
+#: Titles and units of the observed series by name (for the built-in scenarios' series), then
+#: by the model variable they are compared with.
+SERIES_TITLES = {
+    "oc_killings": (
+        "Killings attributed to organized crime (government database)",
+        "killings per month",
+    ),
+    "inegi_homicides": ("All intentional homicides (INEGI death records)", "homicides per month"),
+    "homicides_and_missing": ("Homicides and missing persons", "people per month"),
 }
+SERIES_WORDS = {
+    "killings": ("Killings attributed to organized crime", "killings per month"),
+    "homicides": ("All intentional homicides", "homicides per month"),
+    "members_total": ("Members of all groups", "members"),
+    "incapacitated": ("Arrests and other incapacitations", "per month"),
+}
+MONTHS = [dt.date(2000, m, 1).strftime("%B") for m in range(1, 13)]
 #: The news reports' fact file (DESIGN 3.3: the reports' own claims are targets too).
 CLAIMS_FILE = "mexico_claims.csv"
 #: Groups the "100,000 foot soldiers" claim counts: Sinaloa, Gulf and Zetas.
@@ -61,11 +70,14 @@ def write_report(results: Results, path: str | Path) -> Path:
 
 
 def _page(results: Results, summary: dict) -> str:
+    rows = summary["observed_vs_simulated"]
+    fits = _fit_rows(results, rows)
     sections = [
         _header(results, summary),
+        _findings_section(results, fits),
         _members_section(results),
         _flows_section(results),
-        _observed_section(results, summary["observed_vs_simulated"]),
+        _observed_section(results, fits),
         _claims_section(results),
         agent_map.section(results),  # agent engine only: map, ranking
         _inputs_section(results),
@@ -74,20 +86,34 @@ def _page(results: Results, summary: dict) -> str:
     title = page.esc(f"cartelsim report: {results.plan.scenario.name}")
     return (
         f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n<title>{title}'
-        f"</title>\n<style>{page.STYLE}</style>\n</head>\n<body>\n"
+        f"</title>\n<style>{page.STYLE}</style>\n{charts.html_script()}\n</head>\n<body>\n"
         + "\n".join(sections)
         + "\n</body>\n</html>\n"
     )
 
 
+def _chart(chart, key: str) -> str:
+    return charts.html_div(chart, f"chart-{key}")
+
+
 # --- 1. header ------------------------------------------------------------------------------
+
+
+def _mode_text(results: Results) -> str:
+    """What the runs differ by: the agent engine draws its own random events in every run."""
+    if results.engine == "agents":
+        return "stochastic: the agent engine draws each run's random events from its seed"
+    mode = results.plan.scenario.simulation.mode
+    if mode == "deterministic":
+        return "deterministic: every run with the same parameters gives the same numbers"
+    return "stochastic: each run draws its own random events from its seed"
 
 
 def _header(results: Results, summary: dict) -> str:
     scenario, prov = results.plan.scenario, summary["provenance"]
     meta = [
         ("Dates", f"{summary['start']} to {summary['end']} ({results.plan.weeks} weeks)"),
-        ("Runs", f"{results.runs} ({scenario.simulation.mode})"),
+        ("Runs", f"{results.runs} ({_mode_text(results)})"),
         ("Seed", str(results.seed)),
         ("Engine", results.engine),
         ("cartelsim version", prov["cartelsim_version"]),
@@ -99,127 +125,369 @@ def _header(results: Results, summary: dict) -> str:
     return (
         f"<h1>{page.esc(scenario.name)}</h1>\n"
         f'<p style="white-space: pre-line">{page.esc(scenario.description)}</p>\n'
-        f'<table class="meta">{rows}</table>'
+        f'<table class="meta">{rows}</table>\n<p class="note">Charts: hover for values, drag or '
+        "scroll on a chart to zoom in time (double-click resets), click a legend entry to hide "
+        "or show its series; triangles at the top mark the scenario's events.</p>"
     )
 
 
-# --- 2. members -----------------------------------------------------------------------------
+# --- 2. findings ----------------------------------------------------------------------------
+
+
+def _spread_of(results: Results) -> str:
+    """What an interval spans, in words."""
+    if results.runs == 1:
+        return "one run, so no interval"
+    if results.engine != "agents" and results.plan.scenario.simulation.mode == "deterministic":
+        return f"{results.runs} deterministic runs"
+    return f"{results.runs} stochastic runs"
+
+
+def _with_interval(values: np.ndarray, results: Results, unit: str = "") -> str:
+    """'12,345 killings (90 % of 50 stochastic runs: 11,000-13,500)'."""
+    unit = f" {unit}" if unit else ""
+    low, high = np.quantile(values, BAND)
+    centre = _count(values.mean()) + unit
+    if results.runs == 1 or np.isclose(low, high):
+        return f"{centre} ({_spread_of(results)}: the runs do not differ, no interval)"
+    return f"{centre} (90 % of {_spread_of(results)}: {_count(low)} to {_count(high)})"
+
+
+def _no_interval_caveat(results: Results) -> str:
+    values = results.weekly["killings"].sum(axis=0)
+    if results.runs > 1 and not np.isclose(*np.quantile(values, BAND)):
+        return (
+            f"The interval spans the {_spread_of(results)} only: it leaves out the uncertainty "
+            "of the parameters unless they were drawn from a posterior."
+        )
+    return (
+        "These are single numbers, not estimates with an uncertainty: the runs do not differ. "
+        "Run the stochastic mode or draw parameters from a calibration posterior for an interval."
+    )
+
+
+def _findings_section(results: Results, fits: list[dict]) -> str:
+    """3-6 sentences, each computed from the results: what the model says, with its number
+    and interval, and what it cannot say."""
+    plan = results.plan
+    found: list[tuple[str, str]] = []
+    killings = results.weekly["killings"]  # (weeks, runs)
+    start, end = plan.dates()[0], plan.dates()[-1]
+    found.append(
+        (
+            f"From {start:%B %Y} to {end:%B %Y} the model gives "
+            f"{_with_interval(killings.sum(axis=0), results, 'killings')} caused by the "
+            "conflict between the groups and with the state.",
+            _no_interval_caveat(results),
+        )
+    )
+    yearly = _full_years(results, killings)
+    if len(yearly) >= 2:
+        means = {year: v.mean() for year, v in yearly.items()}
+        peak, first = max(means, key=means.get), min(means)
+        found.append(
+            (
+                f"Yearly killings peak in {peak} at {_with_interval(yearly[peak], results)}, "
+                f"{means[peak] / max(means[first], 1e-9):.1f} times the {first} level "
+                f"({_count(means[first])}).",
+                "The timing of the peak follows the scenario's dated events (splits, leaders "
+                "removed), which are inputs: the model does not predict when they happen.",
+            )
+        )
+    members = results.traj.members  # (weeks + 1, groups, runs)
+    total = members.sum(axis=1)
+    biggest = int(np.argmax(members[-1].mean(axis=1)))
+    found.append(
+        (
+            f"At the end ({end:%B %Y}) the groups have "
+            f"{_with_interval(total[-1], results, 'members')} against {_count(total[0].mean())}"
+            f" at the start; the largest is {plan.names[biggest]} with "
+            f"{_count(members[-1, biggest].mean())}.",
+            "Membership is not observed year by year: it is fitted to killings, and only a few "
+            "news reports' counts check it (see the claims below).",
+        )
+    )
+    if fits:
+        outside = [f for f in fits if f["misfit"]]
+        worst = max(fits, key=lambda f: abs(f["relative_error"]))
+        text = (
+            f"{len(fits) - len(outside)} of {len(fits)} observed values lie inside the model's "
+            f"fit band; the largest miss is {_series_title(results, worst['series'])} in "
+            f"{worst['year']} ({worst['relative_error']:+.0%})."
+        )
+        if outside:
+            text += (
+                " Outside: "
+                + ", ".join(
+                    f"{_series_title(results, f['series'])} {f['year']} "
+                    f"({f['relative_error']:+.0%})"
+                    for f in outside
+                )
+                + "."
+            )
+        found.append(
+            (
+                text,
+                f"The band is the simulated 5 %-95 % range widened by {MISFIT_ERRORS:g} times "
+                "each series' stated relative error; a fitted series agrees partly by "
+                "construction, so only the unfitted ones test the model.",
+            )
+        )
+    items = "".join(
+        f"<li>{page.esc(says)}<br><span class='note'>What it cannot say: "
+        f"{page.esc(cannot)}</span></li>"
+        for says, cannot in found
+    )
+    return f"<h2>What the model says</h2>\n<ol class='findings'>{items}</ol>"
+
+
+def _full_years(results: Results, weekly: np.ndarray) -> dict[int, np.ndarray]:
+    """Per calendar year fully inside the run: the year's sum, per run."""
+    starts = np.array(results.plan.dates()[:-1], dtype="datetime64[D]")
+    years = starts.astype("datetime64[Y]").astype(int) + 1970
+    out = {}
+    for year in np.unique(years):
+        mask = years == year
+        if mask.sum() >= 52:
+            out[int(year)] = weekly[mask].sum(axis=0)
+    return out
+
+
+# --- 3. members -----------------------------------------------------------------------------
+
+
+def _band_of(values: np.ndarray) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """Mean over runs (last axis) and the 5 %-95 % band (None when the runs agree)."""
+    mean = values.mean(axis=-1)
+    if values.shape[-1] == 1:
+        return mean, None, None
+    low, high = np.quantile(values, BAND, axis=-1)
+    if np.allclose(low, high):
+        return mean, None, None
+    return mean, low, high
+
+
+def _events(results: Results) -> list[charts.Event]:
+    plan = results.plan
+    names = dict(zip(plan.shorts, plan.names, strict=True))
+    first, last = plan.dates()[0], plan.dates()[-1]
+    return [
+        charts.Event(e.date, _event_text(e, names)[0])
+        for e in plan.scenario.events
+        if first <= e.date <= last
+    ]
+
+
+def _band_label(results: Results) -> str:
+    return f"90 % of {_spread_of(results)}"
 
 
 def _members_section(results: Results) -> str:
     plan, members = results.plan, results.traj.members  # (weeks + 1, groups, runs)
     dates = plan.dates()
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(WIDTH, 7.5), sharex=True)
-    _plot_band(top, dates, members.sum(axis=1), "all groups", "black")
-    top.set_title("Members, all groups")
-    for label, values in _group_lines(plan.names, members):
-        bottom.plot(dates, values, label=label, linewidth=1.3)
-    bottom.set_title("Members by group (ensemble mean)")
-    bottom.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
-    for ax in (top, bottom):
-        _finish_axis(ax, "members")
-    _mark_events([top, bottom], plan.event_marks)
-    note = "Members at the start of each week." + _band_note(results.runs)
-    return f"<h2>Members</h2>\n{page.png(fig)}\n<p class='note'>{note}</p>"
+    mean, low, high = _band_of(members.sum(axis=1))
+    total = charts.TimeChart(
+        "Members of all groups",
+        "members",
+        [charts.Line("all groups", dates, mean, low, high, color="#333333")],
+        subtitle="members at the start of each week; mean of the runs" + _band_words(low),
+        events=_events(results),
+        band_label=_band_label(results),
+    )
+    lines = [
+        charts.Line(name, dates, m, lo, hi) for name, (m, lo, hi) in _group_lines(plan, members)
+    ]
+    groups = charts.TimeChart(
+        "Members by group",
+        "members",
+        lines,
+        subtitle=f"the {min(TOP_GROUPS, len(plan.names))} largest groups at the end"
+        + (", the others summed" if len(plan.names) > TOP_GROUPS + 1 else ""),
+        events=_events(results),
+        band_label=_band_label(results),
+    )
+    return "<h2>Members</h2>\n" + _chart(total, "members") + _chart(groups, "groups")
 
 
-def _group_lines(names: list[str], members: np.ndarray) -> list[tuple[str, np.ndarray]]:
+def _band_words(low) -> str:
+    return "; shaded: 5 %-95 % of the runs" if low is not None else " (the runs agree: no band)"
+
+
+def _group_lines(plan, members: np.ndarray) -> list[tuple[str, tuple]]:
     """The largest groups at the end (ensemble mean), then the rest summed as one line."""
-    mean = members.mean(axis=2)  # (weeks + 1, groups)
-    order = np.argsort(-mean[-1], kind="stable")
+    names = plan.names
+    order = np.argsort(-members[-1].mean(axis=1), kind="stable")
     if len(names) <= TOP_GROUPS + 1:
-        return [(_short_text(names[i], 32), mean[:, i]) for i in order]
-    lines = [(_short_text(names[i], 32), mean[:, i]) for i in order[:TOP_GROUPS]]
+        return [(names[i], _band_of(members[:, i])) for i in order]
+    lines = [(names[i], _band_of(members[:, i])) for i in order[:TOP_GROUPS]]
     rest = order[TOP_GROUPS:]
-    lines.append((f"other groups ({len(rest)})", mean[:, rest].sum(axis=1)))
+    lines.append((f"other groups ({len(rest)})", _band_of(members[:, rest].sum(axis=1))))
     return lines
 
 
-# --- 3. weekly flows ------------------------------------------------------------------------
+# --- 4. weekly flows ------------------------------------------------------------------------
 
-#: National weekly variables of the flows figure: (variable, title).
+#: National weekly variables of the flows charts: (variable, title, unit).
 FLOW_PANELS = (
-    ("deaths", "Members killed per week (conflict + state)"),
-    ("recruits", "Recruits per week"),
-    ("incapacitated", "Incapacitated per week"),
+    ("deaths", "Members killed (in the conflict and by the state)", "members killed per week"),
+    ("recruits", "Recruits", "recruits per week"),
+    ("incapacitated", "Arrests and other incapacitations", "members per week"),
 )
 
 
 def _flows_section(results: Results) -> str:
     plan, weekly = results.plan, results.weekly
     starts = plan.dates()[:-1]
-    fig, axes = plt.subplots(len(FLOW_PANELS), 1, figsize=(WIDTH, 8.5), sharex=True)
-    for ax, (variable, title) in zip(axes, FLOW_PANELS, strict=True):
-        _plot_band(ax, starts, weekly[variable], variable, "tab:red")
-        ax.set_title(title)
-        _finish_axis(ax, "per week")
-    _mark_events(axes, plan.event_marks)
-    note = "National totals during each week, dated at the week's start." + _band_note(results.runs)
-    return f"<h2>Weekly flows</h2>\n{page.png(fig)}\n<p class='note'>{note}</p>"
+    parts = ["<h2>Weekly flows</h2>"]
+    for variable, title, unit in FLOW_PANELS:
+        mean, low, high = _band_of(weekly[variable])
+        chart = charts.TimeChart(
+            title,
+            unit,
+            [charts.Line(title.split(" (")[0], starts, mean, low, high, color="#c0392b")],
+            subtitle="national total during each week, dated at its start" + _band_words(low),
+            events=_events(results),
+            band_label=_band_label(results),
+        )
+        parts.append(_chart(chart, variable))
+    return "\n".join(parts)
 
 
-# --- 4. observed against simulated ----------------------------------------------------------
+# --- 5. observed against simulated ----------------------------------------------------------
 
 
-def _observed_section(results: Results, rows: list[dict]) -> str:
-    head = "<h2>Observed against simulated</h2>"
-    if not rows:
-        return f"{head}\n<p>This scenario compares no observed series with the model.</p>"
-    series = list(dict.fromkeys(r["series"] for r in rows))
-    fig, axes = plt.subplots(len(series), 1, figsize=(WIDTH, 3.2 * len(series)), squeeze=False)
-    for ax, name in zip(axes[:, 0], series, strict=True):
-        _plot_observed(ax, [r for r in rows if r["series"] == name], results.runs > 1)
-        ax.set_title(name)
-        ax.set_xlim(results.plan.dates()[0], results.plan.dates()[-1])
-        _finish_axis(ax, "per year (or months shown)")
-    _mark_events(axes[:, 0], results.plan.event_marks)
-    return "\n".join([head, page.png(fig), _observed_table(rows, results.runs), _sources(rows)])
+def _months(text: str) -> tuple[int, int]:
+    first, _, last = text.partition("-")
+    return int(first), int(last or first)
 
 
-def _plot_observed(ax, rows: list[dict], band: bool) -> None:
-    """Observed as points, simulated as a line, each at the middle of its months."""
-    x = [_window_middle(r["year"], r["months"]) for r in rows]
-    ax.plot(x, [r["simulated"] for r in rows], "-", color="tab:blue", label="simulated (mean)")
-    if band:
-        low, high = [r["simulated_q05"] for r in rows], [r["simulated_q95"] for r in rows]
-        ax.fill_between(x, low, high, color="tab:blue", alpha=0.2, label="simulated 90 %")
-    ax.plot(x, [r["observed"] for r in rows], "o", color="black", label="observed")
-    ax.legend(fontsize=8, loc="best")
+def _period_words(year: int, months: str) -> str:
+    first, last = _months(months)
+    n = last - first + 1
+    if n == 12:
+        return f"{year} (full year)"
+    if n == 1:
+        return f"{MONTHS[first - 1]} {year} (1 month)"
+    return f"{year}, {MONTHS[first - 1]}-{MONTHS[last - 1]} ({n} months)"
 
 
-def _window_middle(year: int, months: str) -> dt.date:
-    first, _, last = months.partition("-")
-    start = dt.date(year, int(first), 1)
-    end = dt.date(year + (int(last) == 12), int(last) % 12 + 1, 1)
-    return start + (end - start) / 2
+def _series_info(results: Results, name: str):
+    for series in results.plan.scenario.observation.series:
+        if series.name == name:
+            return series
+    return None
 
 
-def _observed_table(rows: list[dict], runs: int) -> str:
-    headers = ["series", "year", "months", "observed", "simulated"]
-    headers += ["simulated 5 %-95 %"] * (runs > 1) + ["relative error", "fitted"]
-    body = []
+def _series_words(results: Results, name: str) -> tuple[str, str]:
+    """(title, unit of the monthly averages) of an observed series."""
+    if name in SERIES_TITLES:
+        return SERIES_TITLES[name]
+    series = _series_info(results, name)
+    title, unit = SERIES_WORDS.get(series.variable if series else "", ("", "per month"))
+    return f"{name.replace('_', ' ').capitalize()}" + (f" ({title.lower()})" if title else ""), unit
+
+
+def _series_title(results: Results, name: str) -> str:
+    return _series_words(results, name)[0]
+
+
+def _fit_rows(results: Results, rows: list[dict]) -> list[dict]:
+    """The summary's rows with the fit band and a misfit flag: the observation lies outside
+    the simulated 5 %-95 % range widened by MISFIT_ERRORS relative errors of the series."""
+    out = []
     for r in rows:
-        cells = [r["series"], str(r["year"]), r["months"], _count(r["observed"])]
-        cells.append(_count(r["simulated"]))
-        if runs > 1:
+        series = _series_info(results, r["series"])
+        error = series.relative_error if series is not None else 0.0
+        low = r.get("simulated_q05", r["simulated"]) * (1 - MISFIT_ERRORS * error)
+        high = r.get("simulated_q95", r["simulated"]) * (1 + MISFIT_ERRORS * error)
+        out.append(
+            {**r, "band_low": low, "band_high": high, "misfit": not low <= r["observed"] <= high}
+        )
+    return out
+
+
+def _observed_section(results: Results, fits: list[dict]) -> str:
+    head = "<h2>Observed against simulated</h2>"
+    if not fits:
+        return f"{head}\n<p>This scenario compares no observed series with the model.</p>"
+    parts = [
+        head,
+        "<p>Each bar is the model's monthly average over the months the observation covers "
+        "(a partial year is drawn over its months only); the dot is the observation; the "
+        f"bracket is the fit band (the simulated 5 %-95 % range widened by {MISFIT_ERRORS:g} "
+        "times the series' stated relative error). A red diamond marks an observation outside "
+        "the band.</p>",
+    ]
+    for name in dict.fromkeys(r["series"] for r in fits):
+        parts.append(_chart(_periods(results, [r for r in fits if r["series"] == name]), name))
+    parts += [_observed_table(results, fits), _sources(results, fits)]
+    return "\n".join(parts)
+
+
+def _periods(results: Results, rows: list[dict]):
+    series = _series_info(results, rows[0]["series"])
+    title, unit = _series_words(results, rows[0]["series"])
+    periods = []
+    for r in rows:
+        first, last = _months(r["months"])
+        n = last - first + 1
+        begin = dt.date(r["year"], first, 1)
+        end = dt.date(r["year"] + (last == 12), last % 12 + 1, 1)
+        detail = (
+            f"observed {_count(r['observed'])}, simulated {_count(r['simulated'])} in "
+            f"{n} month(s); error {r['relative_error']:+.1%}"
+        )
+        periods.append(
+            charts.Period(
+                begin,
+                end,
+                _period_words(r["year"], r["months"]),
+                r["observed"] / n,
+                r["simulated"] / n,
+                r["band_low"] / n,
+                r["band_high"] / n,
+                r["misfit"],
+                detail,
+            )
+        )
+    subtitle = f"series {rows[0]['series']}" + (
+        f" (model variable {series.variable}); fitted: {'yes' if series.fit else 'no'}"
+        if series
+        else ""
+    )
+    return charts.periods_chart(title, unit, periods, _events(results), subtitle=subtitle)
+
+
+def _observed_table(results: Results, fits: list[dict]) -> str:
+    headers = ["series", "period", "observed", "simulated"]
+    headers += ["simulated 5 %-95 %"] * (results.runs > 1)
+    headers += ["relative error", "fit band", "outside the band", "fitted"]
+    body, flagged = [], []
+    for r in fits:
+        cells = [r["series"], _period_words(r["year"], r["months"])]
+        cells += [_count(r["observed"]), _count(r["simulated"])]
+        if results.runs > 1:
             cells.append(f"{_count(r['simulated_q05'])} - {_count(r['simulated_q95'])}")
-        cells += [f"{r['relative_error']:+.1%}", "yes" if r["fit"] else "no"]
+        cells.append(f"{r['relative_error']:+.1%}")
+        cells.append(f"{_count(r['band_low'])} - {_count(r['band_high'])}")
+        cells += ["MISFIT" if r["misfit"] else "", "yes" if r["fit"] else "no"]
         body.append(cells)
-    return page.table(headers, body)
+        flagged.append(r["misfit"])
+    return page.table(headers, body, flagged, flag_class="misfit")
 
 
-def _sources(rows: list[dict]) -> str:
-    """Each observed series' sources in full, with the years each supports. A row's source
-    may name several (' ; '-separated); each is listed once."""
-    items = []
-    for name in dict.fromkeys(r["series"] for r in rows):
-        years: dict[str, list[str]] = {}
-        for r in (r for r in rows if r["series"] == name):
-            for source in filter(None, (part.strip() for part in r["source"].split(";"))):
-                years.setdefault(source, []).append(str(r["year"]))
-        listed = "".join(f"<li>{page.esc(s)} ({', '.join(y)})</li>" for s, y in years.items())
-        items.append(f"<li><b>{page.esc(name)}</b><ul>{listed}</ul></li>")
-    return "<p>Sources of the observed series:</p>\n<ul>" + "".join(items) + "</ul>"
+def _sources(results: Results, fits: list[dict]) -> str:
+    """Each observed series' sources, deduplicated, with the years of this run each supports;
+    primary publications first, news and web pages marked secondary."""
+    parts = ["<h3>Sources of the observed series</h3>"]
+    for name in dict.fromkeys(r["series"] for r in fits):
+        supported: dict[str, list[int]] = {}
+        for r in (r for r in fits if r["series"] == name):
+            for source in page.split_sources(r["source"]):
+                supported.setdefault(source, []).append(r["year"])
+        parts.append(f"<p><b>{page.esc(_series_title(results, name))}</b> ({page.esc(name)})</p>")
+        parts.append(page.references_html(page.reference_list(supported)))
+    return "\n".join(parts)
 
 
 # --- 5. claims in the news reports ----------------------------------------------------------
@@ -387,7 +655,7 @@ def _inputs_section(results: Results) -> str:
         "<h3>Deployments</h3>",
         _deployments_table(scenario.deployments),
         "<h3>Events</h3>",
-        _events_table(scenario.events),
+        _events_table(results),
     ]
     if scenario.policies:
         parts += ["<h3>Policies</h3>", _policies_table(scenario.policies)]
@@ -456,13 +724,48 @@ def _deployments_table(deployments: list) -> str:
     return page.table(["date", "troops", "federal police", "source"], rows)
 
 
-def _events_table(events: list) -> str:
+def _events_table(results: Results) -> str:
+    plan = results.plan
+    names = dict(zip(plan.shorts, plan.names, strict=True))
     rows = []
-    for e in events:
-        groups = [getattr(e, "group", None), getattr(e, "new_group", None)]
-        groups = [g for g in groups if g] + list(getattr(e, "groups", ()))
-        rows.append([str(e.date), e.type, ", ".join(groups), e.source])
-    return page.table(["date", "type", "groups", "source"], rows)
+    for e in plan.scenario.events:
+        what, changed = _event_text(e, names)
+        rows.append([str(e.date), what, changed, e.source])
+    return page.table(["date", "event", "what changed in the model", "source"], rows)
+
+
+def _event_text(e, names: dict[str, str]) -> tuple[str, str]:
+    """(what happened, in words with full group names; what the model changes, with weights)."""
+
+    def name(short: str) -> str:
+        return names.get(short, short)
+
+    if e.type == "split":
+        return (
+            f"{name(e.new_group)} splits from {name(e.group)}",
+            f"{e.fraction:.0%} of {name(e.group)}'s members form {name(e.new_group)}; rivalry "
+            f"between them, weight {e.rivalry_weight:g}",
+        )
+    if e.type == "leader_removed":
+        return (
+            f"leader of {name(e.group)} removed",
+            f"{name(e.group)}'s violence +{e.violence_boost:.1%} for {e.duration_weeks} weeks",
+        )
+    if e.type in ("alliance", "rivalry"):
+        a, b = (name(g) for g in e.groups)
+        if e.weight == 0:
+            return f"{e.type} of {a} and {b} ends", f"{e.type} weight set to 0 (tie removed)"
+        return f"{e.type}: {a} and {b}", f"{e.type} weight set to {e.weight:g}"
+    if e.type == "truce":
+        a, b = (name(g) for g in e.groups)
+        until = f" until {e.end}" if e.end else " for good"
+        return f"truce between {a} and {b}", f"they stop fighting each other{until}"
+    if e.type == "merge":
+        a, b = (name(g) for g in e.groups)
+        return f"{b} merges into {a}", f"{b}'s members join {a}; their rivalry ends"
+    if e.type == "new_group":
+        return f"{name(e.group)} appears", f"starts with {_count(e.members)} members"
+    return e.type, ""
 
 
 def _policies_table(policies: list) -> str:
@@ -491,54 +794,6 @@ def _footer(results: Results) -> str:
 
 
 # --- figure and table helpers ---------------------------------------------------------------
-
-
-def _plot_band(ax, dates: list[dt.date], values: np.ndarray, label: str, color: str) -> None:
-    """Ensemble mean of `values` (time, runs), with the 5 %-95 % band when runs > 1."""
-    ax.plot(dates, values.mean(axis=1), color=color, linewidth=1.5, label=f"{label} (mean)")
-    if values.shape[1] > 1:
-        low, high = np.quantile(values, BAND, axis=1)
-        ax.fill_between(dates, low, high, color=color, alpha=0.2, label="90 % band")
-        ax.legend(fontsize=8, loc="best")
-
-
-def _finish_axis(ax, ylabel: str) -> None:
-    ax.set_ylabel(ylabel)
-    top = ax.dataLim.y1  # counts: a zero baseline keeps small changes in proportion, and
-    ax.set_ylim(0, top * 1.08 if top > 0 else 1.0)  # headroom keeps a flat line off the frame
-    ax.grid(alpha=0.3)
-    ax.yaxis.set_major_formatter(StrMethodFormatter("{x:,.0f}"))
-
-
-def _mark_events(axes, marks: list[tuple[dt.date, str]]) -> None:
-    """Dotted vertical lines at the scenario's events on every panel, labelled once, on the
-    panel above the time axis. Events of one day share a line and a label."""
-    by_day: dict[dt.date, list[str]] = {}
-    for day, label in marks:
-        by_day.setdefault(day, []).append(label)
-    for day, labels in by_day.items():
-        for ax in axes:
-            ax.axvline(day, color="grey", linestyle=":", linewidth=1)
-        where = axes[-1].get_xaxis_transform()  # x in dates, y in axis fractions
-        axes[-1].text(day, 0.97, _event_label(labels), transform=where, **EVENT_TEXT)
-
-
-def _event_label(labels: list[str]) -> str:
-    """The day's most telling event (a split or new group, then a leader removed, then a tie
-    change), with '(+n)' for the others."""
-    first = min(labels, key=_event_rank)
-    more = f" (+{len(labels) - 1})" if len(labels) > 1 else ""
-    return _short_text(first, LABEL_CHARS) + more
-
-
-def _event_rank(label: str) -> int:
-    if label.startswith(("alliance:", "rivalry:", "truce:")):
-        return 2
-    return 1 if label.endswith("leader removed") else 0
-
-
-def _band_note(runs: int) -> str:
-    return f" Shaded: 5 %-95 % of {runs} runs." if runs > 1 else ""
 
 
 def _spread(values: np.ndarray) -> str:

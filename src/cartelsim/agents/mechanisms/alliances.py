@@ -1,14 +1,16 @@
 """Alliances: the scheduled network, and truces and mergers the groups decide themselves.
 
-Scheduled (`scheduled`, called by schedule.py on the first day of each week, before the day's
-mechanisms): plan.py compiles the scenario's dated events into network epochs (as for the
-aggregate engine); this puts the epoch in force for the scenario's groups (rivalry weights,
--1 for truce pairs, alliance shields 1/(A+1), scheduled violence boosts), leaving splinter
-groups' ties as leadership.py set them, and carries out the member transfers planned for the
-week: a merger moves every member of the absorbed group (and its payroll) to the first group;
-a scheduled split moves each member of the parent to the new group with the event's fraction;
-a new group gets its members where its territory is. A truce therefore ends the clashes
-between the pair (clashes.py: weight -1 + 1 = 0), and a merger ends them for good.
+Scheduled (`scheduled`, called by schedule.py between weeks, so in force from the week's
+first day, before its mechanisms): plan.py compiles the scenario's dated events into network
+epochs (as for the aggregate engine); this puts the epoch in force for the scenario's groups
+(rivalry weights, -1 for truce pairs, alliance shields 1/(A+1), scheduled violence boosts),
+leaving splinter groups' ties as leadership.py set them, and carries out the member
+transfers planned for the week: a merger moves every member of the absorbed group (and its
+payroll) to the first group; a scheduled split moves each member of the parent to the new
+group with the event's fraction; a new group gets its members where its territory is
+(resolve.py applies the transfers with the last day's requests, schedule.py). A truce
+therefore ends the clashes between the pair (clashes.py: weight -1 + 1 = 0), and a merger
+ends them for good.
 
 Decided by groups (`step`, daily; every parameter is an assumption, no published rate was
 found). Each pair of groups remembers its recent losses to each other: L_gh, the expected
@@ -26,6 +28,13 @@ daily probability `truce_break_rate`, restoring the weight. While it holds, the 
 with daily probability `merger_rate` if the smaller group has under `merger_size_ratio` of
 the larger's members: the smaller is absorbed as in a scheduled merger. With `truce_rate` 0
 groups decide nothing.
+
+Member transfers are requested (requests.py) and applied by resolve.py: a merger as a rule
+(every member the absorbed group has when it is applied, its payroll with it), a split as
+the rows chosen here with the schedule stream. The decisions draw from the alliances stream
+(streams.py). This module owns the network (rivalry weights, alliance shields, boosts,
+decided truces), a splinter's ties included (`splinter_ties`: leadership.py requests them,
+resolve.py applies the request through it).
 """
 
 from __future__ import annotations
@@ -33,8 +42,10 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from cartelsim.agents.mechanisms.leadership import promote
-from cartelsim.agents.population import FREE, LEADER, LIEUTENANT, SOLDIER, STAYS
+from cartelsim.agents import requests as rq
+from cartelsim.agents.mechanisms import leadership
+from cartelsim.agents.population import FREE, LEADER, SOLDIER, STAYS
+from cartelsim.agents.streams import seed_kernel
 from cartelsim.agents.world import World
 from cartelsim.plan import ADD, MOVE
 
@@ -57,7 +68,7 @@ def scheduled(world: World, week: int) -> None:
     for row in world.plan.transfers[world.plan.transfers[:, 0] == week]:
         _, kind, source, target, amount = row
         if int(kind) == MOVE:
-            move(world, int(source), int(target), float(amount))
+            move(world, int(source), int(target), float(amount), world.streams.schedule.rng)
         elif int(kind) == ADD:
             count = int(round(amount * world.scale))
             new_members(world, int(target), count, world.territory[int(target)])
@@ -68,7 +79,8 @@ def step(world: World, day: int) -> None:
     p = world.settings.parameters
     outcome = np.zeros((world.n_groups, world.n_groups), dtype=np.int8)
     events = _decide(
-        world.clash_losses, world.cells, world.excess, world.decided_truce,
+        world.streams.alliances.key, day, world.clash_losses, world.cells, world.excess,
+        world.decided_truce,
         world.weight_before_truce, world.mutual_losses, 1.0 / p.truce_memory_days.value,
         p.truce_loss_threshold.value / 365.0, p.truce_rate.value, p.truce_break_rate.value,
         p.merger_rate.value, p.merger_size_ratio.value, outcome,
@@ -78,22 +90,25 @@ def step(world: World, day: int) -> None:
     t = world.tally
     t.truces_decided += int((outcome == TRUCE).sum())
     t.truces_broken += int((outcome == BREAK).sum())
+    merged = set()
     for g, h in zip(*np.nonzero(outcome == MERGE), strict=True):
-        if not (world.active_group[g] and world.active_group[h]):  # one merged already today
+        if g in merged or h in merged:  # one merged already today
             continue
         small, large = (g, h) if world.cells[g].sum() < world.cells[h].sum() else (h, g)
         world.decided_truce[small, :] = world.decided_truce[:, small] = False
         move(world, int(small), int(large), 1.0)
+        merged.add(small)
         t.mergers_decided += 1
 
 
 @numba.njit(cache=True)
 def _decide(
-    losses, cells, excess, decided, weight_before, memory, decay, threshold, truce_rate,
-    break_rate, merger_rate, size_ratio, outcome,
+    key, day, losses, cells, excess, decided, weight_before, memory, decay, threshold,
+    truce_rate, break_rate, merger_rate, size_ratio, outcome,
 ):  # fmt: skip
     """One day of the pairs' decisions; outcome[g, h] (g < h) says what each pair did.
     Returns the number of pairs that did something."""
+    seed_kernel(key, day)
     G = cells.shape[0]
     events = 0
     size = np.zeros(G)
@@ -145,46 +160,60 @@ def _epoch_of(world: World, week: int):
     return None
 
 
-def move(world: World, source: int, target: int, fraction: float) -> None:
-    """Each member of `source` joins `target` with probability `fraction` (1: a merger)."""
+def move(
+    world: World, source: int, target: int, fraction: float, rng: np.random.Generator | None = None
+) -> None:
+    """Each member of `source` joins `target` with probability `fraction` (drawn with `rng`);
+    1: a merger, every member (requested as a rule: resolve applies it to the members the
+    group has by then)."""
     m = world.members
     rows = np.flatnonzero((m.view("group") == source) & (m.view("removed") == STAYS))
+    rows = rows[~np.isin(rows, world.requests.pending(rq.GROUP))]
     if fraction < 1.0:
         rows = rows[m.role[rows] != LEADER]
-        rows = rows[world.rng["alliances"].random(len(rows)) < fraction]
+        rows = rows[~np.isin(rows, world.requests.pending_role(LEADER))]
+        rows = rows[rng.random(len(rows)) < fraction]
+        world.requests.group(rows, target)
     else:
-        m.role[rows[m.role[rows] == LEADER]] = LIEUTENANT
-        world.leader_region[source] = -1
-        moved = world.payroll[source].copy()
-        world.payroll[target] += moved
-        world.payroll[source] = 0
-        world.state.payroll[world.state.payroll == source] = target
-        world.active_group[source] = False
-    m.group[rows] = target
-    free = rows[m.jailed_until[rows] == FREE]
-    np.subtract.at(world.cells, (np.full(len(free), source), m.region[free]), 1)
-    np.add.at(world.cells, (np.full(len(free), target), m.region[free]), 1)
-    world.active_group[target] = True
+        world.requests.merge(source, target)
+        leadership.vacate(world, source)
     if world.leader_region[target] < 0:
-        promote(world, target, _main_region(world, target))
+        free = rows[m.jailed_until[rows] == FREE]
+        own = np.flatnonzero(
+            (m.view("group") == target) & (m.view("jailed_until") == FREE)
+            & (m.view("removed") == STAYS)
+        )  # fmt: skip
+        pool = np.concatenate([own[~np.isin(own, world.requests.pending(rq.JAIL, rq.GROUP))], free])
+        region = int(np.argmax(_cells_after(world, target, free)))
+        leadership.promote(world, target, region, pool=np.sort(pool))
 
 
-def _main_region(world: World, g: int) -> int:
-    return int(np.argmax(world.cells[g]))
+def _cells_after(world: World, g: int, joining: np.ndarray) -> np.ndarray:
+    """(R,) free members of g once `joining` have joined it."""
+    return world.cells[g] + np.bincount(world.members.region[joining], minlength=world.R)
+
+
+def splinter_ties(world: World, parent: int, child: int) -> None:
+    """A splinter's network (split by leadership.py): a rival of its parent, no boost, no
+    allies."""
+    weight = world.settings.parameters.split_rivalry_weight.value
+    world.excess[parent, child] = world.excess[child, parent] = weight
+    world.group_boost[child] = 1.0
+    world.inv_alliance[child] = 1.0
 
 
 def new_members(world: World, g: int, count: int, weights: np.ndarray) -> None:
-    """Add `count` soldiers of group g spread over regions with `weights` (largest remainder),
-    then give the group a leader if it has none."""
+    """Request `count` soldiers of group g spread over regions with `weights` (largest
+    remainder), one of them (or of g's members) its leader if it has none."""
     per_region = largest_remainder(count, weights)
     region = np.repeat(np.arange(world.R), per_region).astype(np.int16)
-    world.members.add(
-        np.full(len(region), g, np.int16), region, np.full(len(region), SOLDIER, np.int8)
-    )
-    world.cells[g] += per_region
-    world.active_group[g] = True
+    role = np.full(len(region), SOLDIER, np.int8)
     if world.leader_region[g] < 0 and count > 0:
-        promote(world, g, _main_region(world, g))
+        main = int(np.argmax(world.cells[g] + per_region))
+        k = leadership.promote(world, g, main, newcomers=region)
+        if k >= 0:
+            role[k] = LEADER
+    world.requests.births(np.full(len(region), g, np.int16), region, role)
 
 
 def largest_remainder(count: int, weights: np.ndarray) -> np.ndarray:

@@ -18,7 +18,8 @@ Against the state: hazard k/7 * F'_r / 10,000 (k: `state_kill_rate`), F'_r the r
 federal police deployed in r, times F C / sum_r F_r C_r: the national intensity of state
 action is the aggregate engine's, and deployments decide where it falls. For every member
 the state kills, `forces_killed_per_state_kill` agents of the state forces in the region
-die (drawn here).
+die: their number is drawn here, the deaths are requested (requests.py) and resolve.py
+draws the victims with this module's Generator. Draws: the clashes stream (streams.py).
 Civilian deaths are the observation model's share: killings = member deaths / cartel_share.
 
 The cell arithmetic runs in Numba kernels (the Python functions below are their readable
@@ -30,11 +31,10 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from cartelsim.agents.targets import kill_forces
+from cartelsim.agents.streams import seed_kernel
 from cartelsim.agents.world import DAYS_PER_WEEK, World
 from cartelsim.plan import FORCES_UNIT
-
-THETA, STATE_KILL = 2, 5  # positions in PARAMETER_NAMES
+from cartelsim.scenario import CONFLICT_LETHALITY, STATE_KILL_RATE
 
 
 def step(world: World, day: int) -> None:
@@ -42,20 +42,22 @@ def step(world: World, day: int) -> None:
     given = p.clash_locality.value if p.clash_locality is not None else -1.0
     ratio = p.forces_killed_per_state_kill.value
     killed = np.zeros(world.R, dtype=np.int64)
+    eff, stream = world.week.eff, world.streams.clashes
     _step(
-        world.cells, world.excess, world.inv_alliance, world.group_boost, world.boost_level,
-        world.boost_until, day, world.eff[THETA] / DAYS_PER_WEEK / world.scale, given,
-        world.forces_in, FORCES_UNIT * world.scale, world.eff[STATE_KILL] / DAYS_PER_WEEK, ratio,
-        world.hazard[0], world.hazard[1], world.clash_losses, killed,
+        stream.key, world.cells, world.excess, world.inv_alliance, world.group_boost,
+        world.boost_level, world.boost_until, day,
+        eff[CONFLICT_LETHALITY] / DAYS_PER_WEEK / world.scale, given, world.service.forces_in,
+        FORCES_UNIT * world.scale, eff[STATE_KILL_RATE] / DAYS_PER_WEEK, ratio,
+        world.hazards.conflict, world.hazards.state_kill, world.clash_losses, killed,
     )  # fmt: skip
     if ratio > 0:
         for r in np.flatnonzero(killed):
-            kill_forces(world, int(r), int(killed[r]), world.rng["clashes"])
+            world.requests.kill_forces(int(r), int(killed[r]), stream.rng)
 
 
 @numba.njit(cache=True)
 def _step(
-    cells, excess, inv_alliance, group_boost, boost_level, boost_until, day, theta, given,
+    key, cells, excess, inv_alliance, group_boost, boost_level, boost_until, day, theta, given,
     forces_in, unit, state_rate, ratio, conflict, state, losses, killed,
 ):  # fmt: skip
     """The day in one call: the functions below, in the order of the module docstring."""
@@ -67,6 +69,7 @@ def _step(
     for g in range(cells.shape[0]):
         state[g, :] = per_day
     if ratio > 0:
+        seed_kernel(key, day)
         _forces_killed(per_day, cells, ratio, killed)
 
 
@@ -74,7 +77,7 @@ def state_intensity(world: World) -> np.ndarray:
     """(R,) deployed forces per member's exposure, in units of 10,000 real: F_r scaled so
     that sum_r F'_r C_r = F C. The national intensity of state action is the aggregate
     engine's; deployments decide where it falls."""
-    return intensity(world.forces_in, world.cells, FORCES_UNIT * world.scale)
+    return intensity(world.service.forces_in, world.cells, FORCES_UNIT * world.scale)
 
 
 def boost(world: World, day: int) -> np.ndarray:
@@ -87,7 +90,7 @@ def boost(world: World, day: int) -> np.ndarray:
 def conflict_hazard(world: World, day: int) -> np.ndarray:
     """(G, R) today's death hazard of a member of g in r from clashes with other groups."""
     out = np.zeros((world.n_groups, world.R))
-    rate = world.eff[THETA] / DAYS_PER_WEEK * locality(world) / world.scale
+    rate = world.week.eff[CONFLICT_LETHALITY] / DAYS_PER_WEEK * locality(world) / world.scale
     losses = np.zeros((world.n_groups, world.n_groups))
     B = boost(world, day)
     _conflict_hazard(world.cells, world.excess, world.inv_alliance, B, rate, out, losses)

@@ -21,7 +21,7 @@ def step(world: World, day: int) -> None:
     p = world.settings.parameters
     share = world.plan.scenario.observation.cartel_share.value
     _close(
-        world.closed, world.today["conflict_deaths"], world.today["state_kills"],
+        world.closed, world.today.conflict_deaths, world.today.state_kills,
         1e5 / (share * world.scale), world.regions.population, p.business_closure.value,
         p.business_recovery.value,
     )  # fmt: skip

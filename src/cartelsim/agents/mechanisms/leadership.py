@@ -1,7 +1,7 @@
 """Leadership: a leader captured in a raid is replaced, and the group may split.
 
-Every group has one leader agent, in its home region (the region with most members when the
-group forms). When raids capture a leader (raids.py):
+Every group has one leader agent (the leader's region: world.leader_region). When raids
+capture a leader (raids.py marks world.captured):
 
 1. the leader is jailed and a successor takes over (a lieutenant of the group, else a
    soldier, preferring the leader's region);
@@ -15,60 +15,100 @@ group forms). When raids capture a leader (raids.py):
    by one of them. DESIGN 3.2's fragmentation figures (Atuesta & Perez-Davila 2018: 5
    visible groups in 2007, ~80 in 2011) are the calibration target.
 
-Scheduled `leader_removed` events (schedule.py) jail the leader and pass the succession here,
-but never split a group: the scenario schedules the splits that happened.
+The jailing, the successor's new role and the splinter's members are requested
+(requests.py) and applied by resolve.py the same day, before the day's exits (so the
+successor, a leader from today, is exempt from them); the choices are made here, from the
+members as they stand and this module's requests of the day, with the leadership stream
+(streams.py). Scheduled `leader_removed` events (schedule.py) jail the leader and pass the
+succession here, but never split a group: the scenario schedules the splits that happened.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from cartelsim.agents import requests as rq
 from cartelsim.agents.population import FREE, LEADER, LIEUTENANT, STAYS
-from cartelsim.agents.world import NEVER, World
+from cartelsim.agents.world import World
 
 
 def step(world: World, day: int) -> None:
-    captures, world.captures = world.captures, []
-    for g, r in captures:
-        if world.leader_region[g] != r:  # already taken today
+    if not world.captured.any():
+        return
+    p = world.settings.parameters
+    rng = world.streams.leadership.rng
+    for g in np.flatnonzero(world.captured):
+        r = int(world.leader_region[g])
+        if r < 0:  # pragma: no cover (raids capture only a leader where he is)
             continue
-        remove_leader(world, g, day)
-        _boost(world, g, r, day)
-        p = world.settings.parameters
-        if world.rng["leadership"].random() < p.split_probability.value:
-            split(world, g, r, day)
-        world.today["leaders_captured"][r] += 1
+        remove_leader(world, int(g))
+        _boost(world, int(g), r, day)
+        if rng.random() < p.split_probability.value:
+            split(world, int(g), r)
+        world.today.leaders_captured[r] += 1
 
 
-def remove_leader(world: World, g: int, day: int) -> None:
-    """Jail group g's leader and promote a successor."""
-    m = world.members
+def leaders(world: World, g: int) -> np.ndarray:
+    """Rows of group g's leader(s), today's requests counted (a successor named today, not a
+    leader jailed today)."""
+    m, requests = world.members, world.requests
     rows = np.flatnonzero((m.view("group") == g) & (m.view("role") == LEADER))
+    rows = rows[~np.isin(rows, requests.pending(rq.JAIL))]
+    named = requests.pending_role(LEADER)
+    named = named[(m.group[named] == g) & ~np.isin(named, requests.pending(rq.GROUP))]
+    return np.union1d(rows, named)
+
+
+def remove_leader(world: World, g: int) -> None:
+    """Jail group g's leader and promote a successor."""
+    rows = leaders(world, g)
     region = int(world.leader_region[g])
-    for row in rows:
-        m.role[row] = LIEUTENANT
-        if m.jailed_until[row] == FREE and m.removed[row] == STAYS:
-            world.cells[g, m.region[row]] -= 1
-        m.jailed_until[row] = NEVER
-        world.today["arrests"][m.region[row]] += 1
+    world.requests.jail(rows)
     world.tally.leaders_removed += len(rows)
     world.leader_region[g] = -1
     promote(world, g, region)
 
 
-def promote(world: World, g: int, region: int) -> None:
+def vacate(world: World, g: int) -> None:
+    """Group g has no leader any more (it was absorbed: alliances.py)."""
+    world.leader_region[g] = -1
+
+
+def promote(
+    world: World, g: int, region: int, pool: np.ndarray | None = None,
+    newcomers: np.ndarray | None = None,
+) -> int:  # fmt: skip
     """Make a free member of g the leader: a lieutenant in `region` if any, else any
-    lieutenant, else any member."""
-    m = world.members
-    free = (m.view("group") == g) & (m.view("jailed_until") == FREE) & (m.view("removed") == STAYS)
-    lieutenant = free & (m.view("role") == LIEUTENANT)
-    for pool in (lieutenant & (m.view("region") == region), lieutenant, free):
-        rows = np.flatnonzero(pool)
-        if len(rows):
-            row = rows[world.rng["leadership"].integers(len(rows))]
-            m.role[row] = LEADER
-            world.leader_region[g] = m.region[row]
-            return
+    lieutenant, else any member. `pool`: the candidates (default: g's free members, less those
+    leaving it or jailed today); `newcomers`: the regions of members requested today as
+    soldiers of g, candidates after the pool. Returns the index of the newcomer chosen (the
+    caller makes it the leader), else -1."""
+    m, requests = world.members, world.requests
+    if pool is None:
+        free = (m.view("group") == g) & (m.view("jailed_until") == FREE)
+        pool = np.flatnonzero(free & (m.view("removed") == STAYS))
+        pool = pool[~np.isin(pool, requests.pending(rq.JAIL, rq.GROUP))]
+    newcomers = np.zeros(0, np.int16) if newcomers is None else newcomers
+    rng = world.streams.leadership.rng
+    lieutenant = pool[m.role[pool] == LIEUTENANT]
+    for candidates in (lieutenant[m.region[lieutenant] == region], lieutenant):
+        if len(candidates):
+            _name(world, g, int(candidates[rng.integers(len(candidates))]))
+            return -1
+    n = len(pool) + len(newcomers)
+    if n == 0:
+        return -1
+    k = int(rng.integers(n))
+    if k < len(pool):
+        _name(world, g, int(pool[k]))
+        return -1
+    world.leader_region[g] = newcomers[k - len(pool)]
+    return k - len(pool)
+
+
+def _name(world: World, g: int, row: int) -> None:
+    world.requests.role(np.array([row]), LEADER)
+    world.leader_region[g] = world.members.region[row]
 
 
 def _boost(world: World, g: int, r: int, day: int) -> None:
@@ -89,13 +129,14 @@ def _raise(world: World, g: int, r: int, level: float, until: float) -> None:
     world.boost_until[g, r] = max(world.boost_until[g, r], int(until))
 
 
-def split(world: World, g: int, r: int, day: int) -> int:
-    """Form a splinter of g around region r; returns its slot, or -1 when no slot is free."""
+def split(world: World, g: int, r: int) -> int:
+    """Form a splinter of g around region r; returns its slot, or -1 when no slot is free or
+    nobody leaves."""
     free_slots = np.flatnonzero(~world.active_group & (world.splinter_parent == -2))
     if len(free_slots) == 0:
         return -1
     child = int(free_slots[0])
-    m = world.members
+    m, requests = world.members, world.requests
     area = np.append(world.regions.neighbours(r), r)
     candidates = np.flatnonzero(
         (m.view("group") == g)
@@ -104,21 +145,17 @@ def split(world: World, g: int, r: int, day: int) -> int:
         & (m.view("removed") == STAYS)
         & (m.view("role") != LEADER)
     )
+    taken = np.concatenate([requests.pending(rq.JAIL, rq.GROUP), requests.pending_role(LEADER)])
+    candidates = candidates[~np.isin(candidates, taken)]
     fraction = world.settings.parameters.split_fraction.value
-    leaving = candidates[world.rng["leadership"].random(len(candidates)) < fraction]
+    leaving = candidates[world.streams.leadership.rng.random(len(candidates)) < fraction]
     if len(leaving) == 0:
         return -1
-    m.group[leaving] = child
-    np.add.at(world.cells, (np.full(len(leaving), child), m.region[leaving]), 1)
-    np.subtract.at(world.cells, (np.full(len(leaving), g), m.region[leaving]), 1)
-    world.active_group[child] = True
+    requests.group(leaving, child)
     world.splinter_parent[child] = g
-    weight = world.settings.parameters.split_rivalry_weight.value
-    world.excess[g, child] = world.excess[child, g] = weight
-    world.group_boost[child] = 1.0
-    world.inv_alliance[child] = 1.0
+    requests.splinter_ties(g, child)  # the network is alliances.py's: resolve asks it
     world.shorts[child] = f"{world.shorts[g]}-s{child - world.plan.n_groups + 1}"
     world.names[child] = f"splinter of {world.names[g]} ({world.regions.names[r]})"
-    promote(world, child, r)
+    promote(world, child, r, pool=leaving)
     world.tally.splits += 1
     return child

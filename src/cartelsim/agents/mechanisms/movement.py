@@ -6,9 +6,10 @@ neighbour j of its region chosen with weight
     value_j * (1 + contest_attraction * rivals_j / (members_j + 1))
 
 value_j = 1 + crossing_value * US crossings in j (World.value); rivals_j: members of other
-groups in j. Groups push into rich plazas and into the fights for them. Moves are applied by
-resolve.py (a member who dies today does not move). With `agents.movement = false`, or a map
-without borders, nobody moves.
+groups in j. Groups push into rich plazas and into the fights for them. Moves are drawn and
+applied by resolve.py, from the movement stream (streams.py), after the day's exits (a member
+who dies today does not move). With `agents.movement = false`, or a map without borders,
+nobody moves.
 """
 
 from __future__ import annotations
@@ -25,7 +26,10 @@ def step(world: World, day: int) -> None:
         world.move_probability[:] = 0.0
         return
     world.move_probability[:] = p.movement_rate.value
-    world.move_cdf[:] = destination_cdf(world)
+    _destination_cdf(
+        world.cells, world.active_group, world.value, p.contest_attraction.value,
+        world.regions.indptr, world.regions.indices, world.move_cdf,
+    )  # fmt: skip
 
 
 def destination_cdf(world: World) -> np.ndarray:
@@ -33,7 +37,7 @@ def destination_cdf(world: World) -> np.ndarray:
     regions = world.regions
     cdf = np.empty((world.n_groups, max(len(regions.indices), 1)))
     _destination_cdf(
-        world.cells, world.active_group, world.value(),
+        world.cells, world.active_group, world.value,
         world.settings.parameters.contest_attraction.value, regions.indptr, regions.indices, cdf,
     )  # fmt: skip
     return cdf

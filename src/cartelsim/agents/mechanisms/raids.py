@@ -19,8 +19,9 @@ member per week equal the aggregate engine's a * F' / 10,000 (`state_arrest_rate
 the agent engine adds why raids fail, not a second arrest rate. The aggregate's own
 incapacitation (mu per member, or eta shared in proportion to size) is added as a hazard.
 
-The draws for every cell run in one Numba kernel; killing state forces (rare) and leader
-captures are handed back to Python (targets.py, leadership.py).
+The draws for every cell run in one Numba kernel, from the raids stream (streams.py). The
+deaths of state forces are requested (requests.py; resolve.py draws the victims with this
+module's Generator) and the captures are marked in world.captured for leadership.py.
 """
 
 from __future__ import annotations
@@ -29,11 +30,10 @@ import numba
 import numpy as np
 
 from cartelsim.agents.mechanisms.clashes import intensity
-from cartelsim.agents.targets import kill_forces
+from cartelsim.agents.streams import seed_kernel
 from cartelsim.agents.world import DAYS_PER_WEEK, World
 from cartelsim.plan import FORCES_UNIT
-
-INCAPACITATION, ARREST = 1, 4  # positions in PARAMETER_NAMES
+from cartelsim.scenario import INCAPACITATION, STATE_ARREST_RATE
 
 
 def success_probability(world: World, sharing: float) -> float:
@@ -54,32 +54,31 @@ def leak_probability(world: World) -> np.ndarray:
     leak, informed = world.settings.parameters.leak_given_payroll.value, informed_per_raid(world)
     for g in range(out.shape[0]):
         for r in range(out.shape[1]):
-            out[g, r] = _leak(world.payroll[g, r], world.informable[r], leak, informed)
+            out[g, r] = _leak(world.payroll[g, r], world.service.informable[r], leak, informed)
     return out
 
 
 def step(world: World, day: int) -> None:
     p = world.settings.parameters
     reference = p.raid_rate.value * success_probability(world, world.reference_sharing)
-    per_hit = world.eff[ARREST] / DAYS_PER_WEEK / reference if reference > 0 else 0.0
+    arrest_rate = world.week.eff[STATE_ARREST_RATE] / DAYS_PER_WEEK
+    per_hit = arrest_rate / reference if reference > 0 else 0.0
     chance = min(p.leader_capture.value * world.levers.kingpin_targeting, 1.0)
     retaliation_deaths = np.zeros(world.R, dtype=np.int64)
-    captured = np.zeros(world.n_groups, dtype=np.bool_)
+    stream = world.streams.raids
     events = _raids(
-        world.cells, world.forces_in, FORCES_UNIT * world.scale, p.raid_rate.value,
-        world.payroll, world.informable,
+        stream.key, day, world.cells, world.service.forces_in, FORCES_UNIT * world.scale,
+        p.raid_rate.value, world.payroll, world.service.informable,
         p.leak_given_payroll.value, informed_per_raid(world),
         success_probability(world, world.levers.intelligence_sharing),
         p.retaliation_probability.value, p.retaliation_deaths.value * world.scale, per_hit,
-        _incapacitation(world), world.leader_region, chance, world.hazard[2],
-        world.today["raids"], world.today["raids_leaked"], retaliation_deaths, captured,
+        _incapacitation(world), world.leader_region, chance, world.hazards.arrest,
+        world.today.raids, world.today.raids_leaked, retaliation_deaths, world.captured,
     )  # fmt: skip
     if events == 0:
         return
     for r in np.flatnonzero(retaliation_deaths):
-        kill_forces(world, int(r), int(retaliation_deaths[r]), world.rng["raids"])
-    for g in np.flatnonzero(captured):
-        world.captures.append((int(g), int(world.leader_region[g])))
+        world.requests.kill_forces(int(r), int(retaliation_deaths[r]), stream.rng)
 
 
 @numba.njit(cache=True)
@@ -91,16 +90,18 @@ def _leak(on_payroll, informable, leak_given_payroll, informed):
 
 @numba.njit(cache=True)
 def _raids(
-    cells, forces_in, unit, raid_rate, payroll, informable, leak_given_payroll, informed, success,
-    retaliation_probability, retaliation_mean, per_hit, incapacitation, leader_region, chance,
-    arrest_hazard, raids_count, leaks_count, retaliation_deaths, captured,
+    key, day, cells, forces_in, unit, raid_rate, payroll, informable, leak_given_payroll,
+    informed, success, retaliation_probability, retaliation_mean, per_hit, incapacitation,
+    leader_region, chance, arrest_hazard, raids_count, leaks_count, retaliation_deaths, captured,
 ):  # fmt: skip
     """Raids, leaks, hits and retaliation for every cell; the arrest hazard; captures.
-    Returns the number of retaliations and captures (handled in Python)."""
+    Returns the number of retaliations (handled in Python) and captures."""
+    seed_kernel(key, day)
     G, R = cells.shape
     forces = intensity(forces_in, cells, unit)
     events = 0
     arrest_hazard[:] = incapacitation
+    captured[:] = False
     for g in range(G):
         for r in range(R):
             if cells[g, r] == 0 or forces[r] <= 0:
@@ -128,7 +129,7 @@ def _raids(
 
 def _incapacitation(world: World) -> float:
     """The aggregate's incapacitation as a daily hazard per member (in real members)."""
-    rate = world.eff[INCAPACITATION] / DAYS_PER_WEEK
+    rate = world.week.eff[INCAPACITATION] / DAYS_PER_WEEK
     if not world.plan.fixed_count:
         return rate
     total = world.cells.sum() / world.scale

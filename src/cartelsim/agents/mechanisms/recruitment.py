@@ -13,11 +13,14 @@ Recruits per day in cell (group g, region r), drawn from a Poisson law with mean
   see World.value), e_v = `revenue_elasticity`: richer groups pay better;
 - prevention: the `recruitment_prevention` lever.
 
-One new member in `lieutenant_span` is a lieutenant. Saturation (the aggregate's omega C_g^2)
-is a daily hazard omega/7 * C_g of leaving the group, C_g the group's national size (scaled).
+One new member in `lieutenant_span` is a lieutenant. The recruits are requested as births
+(requests.py): resolve.py adds them before the day's exits, so they face the day's hazards.
+Saturation (the aggregate's omega C_g^2) is a daily hazard omega/7 * C_g of leaving the group,
+C_g the group's national size (scaled), today's recruits in.
 
-The day's cell arithmetic and draws run in two Numba kernels (count the recruits, then write
-their rows), so a day costs microseconds whatever the number of groups and regions.
+The day's cell arithmetic and draws run in two Numba kernels (count the recruits, then draw
+their roles), from the recruitment stream (streams.py), so a day costs microseconds whatever
+the number of groups and regions.
 """
 
 from __future__ import annotations
@@ -25,34 +28,33 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from cartelsim.agents.population import FREE, LIEUTENANT, SOLDIER, STAYS
+from cartelsim.agents.population import LIEUTENANT, SOLDIER
+from cartelsim.agents.streams import seed_kernel
 from cartelsim.agents.world import DAYS_PER_WEEK, World
-
-RATE, SATURATION = 0, 3  # positions in PARAMETER_NAMES
+from cartelsim.scenario import RECRUITMENT_RATE, SATURATION
 
 
 def step(world: World, day: int) -> None:
     p = world.settings.parameters
+    eff = world.week.eff
+    rate = eff[RECRUITMENT_RATE] / DAYS_PER_WEEK * (1.0 - world.levers.recruitment_prevention)
     recruits, total = _recruits(
-        world.cells, world.value(), world.plan.recruitment_multiplier, world.splinter_parent,
-        world.closed, world.eff[RATE] / DAYS_PER_WEEK * (1.0 - world.levers.recruitment_prevention),
+        world.streams.recruitment.key, day, world.cells, world.value,
+        world.plan.recruitment_multiplier, world.splinter_parent, world.closed, rate,
         p.revenue_elasticity.value, p.closure_recruitment_effect.value,
     )  # fmt: skip
     if total:
-        m = world.members
-        rows = m.reserve(total)
-        _write_recruits(
-            recruits, 1.0 / p.lieutenant_span.value, m.group[rows], m.region[rows], m.role[rows],
-            m.jailed_until[rows], m.removed[rows], world.cells, world.today["recruits"],
-        )  # fmt: skip
-        m.count += total
+        group, region, role = _recruit_rows(recruits, total, 1.0 / p.lieutenant_span.value)
+        world.requests.births(group, region, role, "recruits")
     # saturation: omega * C_g per member per week, C_g in real members (today's recruits in)
-    _saturation(world.cells, world.eff[SATURATION] / DAYS_PER_WEEK / world.scale, world.hazard[3])
+    rate = eff[SATURATION] / DAYS_PER_WEEK / world.scale
+    _saturation(world.cells, recruits, rate, world.hazards.leaving)
 
 
 @numba.njit(cache=True)
-def _recruits(cells, value, base, parent, closed, rate, elasticity, closure):
+def _recruits(key, day, cells, value, base, parent, closed, rate, elasticity, closure):
     """recruits[g, r] ~ Poisson(the mean in the module docstring), and their total."""
+    seed_kernel(key, day)
     G, R = cells.shape
     recruits = np.zeros_like(cells)
     multiplier = np.ones(G)
@@ -80,26 +82,26 @@ def _recruits(cells, value, base, parent, closed, rate, elasticity, closure):
 
 
 @numba.njit(cache=True)
-def _write_recruits(
-    recruits, lieutenant_share, group, region, role, jailed_until, removed, cells, counter
-):  # fmt: skip
-    """Fill the new rows (free, not removed), add them to the cells and today's counter."""
+def _recruit_rows(recruits, total, lieutenant_share):
+    """The recruits' group, region and role (one in `lieutenant_span` a lieutenant); draws
+    continue the stream _recruits seeded."""
+    group = np.empty(total, np.int16)
+    region = np.empty(total, np.int16)
+    role = np.empty(total, np.int8)
     k = 0
     for g in range(recruits.shape[0]):
         for r in range(recruits.shape[1]):
             for _ in range(recruits[g, r]):
                 group[k], region[k] = g, r
                 role[k] = LIEUTENANT if np.random.random() < lieutenant_share else SOLDIER
-                jailed_until[k], removed[k] = FREE, STAYS
                 k += 1
-            cells[g, r] += recruits[g, r]
-            counter[r] += recruits[g, r]
+    return group, region, role
 
 
 @numba.njit(cache=True)
-def _saturation(cells, rate, hazard):
+def _saturation(cells, recruits, rate, hazard):
     for g in range(cells.shape[0]):
         size = 0
         for r in range(cells.shape[1]):
-            size += cells[g, r]
+            size += cells[g, r] + recruits[g, r]
         hazard[g, :] = rate * size

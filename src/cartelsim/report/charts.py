@@ -1,0 +1,766 @@
+"""Every chart of cartelsim, defined once as a Vega-Lite spec.
+
+The same spec is drawn three ways: in the HTML report (the Vega JavaScript inlined, so the file
+works offline: `html_script`, `html_div`), in the dashboard (dashboard/vega.py: the browser
+draws it, the server only sends the spec) and as a PNG for the CLI (`png`: vl-convert draws it
+without a browser). Interaction is part of the spec: hovering shows values with their units,
+dragging or scrolling on a time axis zooms it (double-click resets), and clicking a legend
+entry hides or shows its series.
+
+Specs are built as plain dicts (Vega-Lite's JSON) rather than through Altair's classes:
+Altair checks every object against the schema as it is built, 0.1-0.3 s a chart, which was
+most of a report's time and of a dashboard session's. The tests compile every chart with
+Vega-Lite (vl-convert) instead, once.
+
+Inputs are plain numbers and dates already computed by the caller; nothing here knows about
+engines or results files.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+SCHEMA = "https://vega.github.io/schema/vega-lite/v6.json"
+#: Series colours (Tableau 10).
+PALETTE = [
+    "#4e79a7",
+    "#f28e2b",
+    "#e15759",
+    "#76b7b2",
+    "#59a14f",
+    "#edc948",
+    "#b07aa1",
+    "#ff9da7",
+    "#9c755f",
+    "#bab0ac",
+]
+OBSERVED_COLOR, MISFIT_COLOR, EVENT_COLOR = "#222222", "#d62728", "#7a7a7a"
+#: Default chart size in CSS pixels (the report is 1,040 px wide; the legend goes below).
+WIDTH, HEIGHT = 860, 260
+FONT = "system-ui, -apple-system, Segoe UI, Roboto, Arial, sans-serif"
+CONFIG = {
+    "font": FONT,
+    "view": {"stroke": None},
+    "axis": {"labelFontSize": 12, "titleFontSize": 13, "gridOpacity": 0.5},
+    "title": {"fontSize": 15, "anchor": "start", "subtitleFontSize": 12, "subtitleColor": "#555"},
+    "legend": {
+        "labelFontSize": 12,
+        "titleFontSize": 12,
+        "orient": "bottom",
+        "columns": 2,
+        "labelLimit": 0,
+        "symbolOpacity": 1,
+        "symbolStrokeWidth": 3,
+    },
+}
+YEAR_AXIS = {"format": "%Y", "tickCount": "year", "labelOverlap": True}
+
+
+def spec(chart) -> dict:
+    """The chart's complete Vega-Lite spec (a dict, JSON-ready) with cartelsim's style."""
+    if isinstance(chart, TimeChart):
+        chart = time_chart(chart)
+    datasets: dict[str, list] = {}
+    body = _lift_datasets(chart, datasets)
+    out = {"$schema": SCHEMA, "config": CONFIG, **body}
+    if datasets:
+        out["datasets"] = datasets
+    return out
+
+
+def _lift_datasets(view: dict, datasets: dict) -> dict:
+    """Vega-Lite takes named datasets at the top only: lift those of concatenated views."""
+    view = dict(view)
+    datasets.update(view.pop("datasets", {}))
+    for key in ("hconcat", "vconcat", "concat"):
+        if key in view:
+            view[key] = [_lift_datasets(v, datasets) for v in view[key]]
+    return view
+
+
+def prefixed(chart: dict, prefix: str) -> dict:
+    """The chart with its dataset names prefixed, so that it can be concatenated with others."""
+    text = json.dumps(chart)
+    for name in chart.get("datasets", {}):
+        text = text.replace(f'{{"name": "{name}"}}', f'{{"name": "{prefix}{name}"}}')
+    out = json.loads(text)
+    out["datasets"] = {prefix + k: v for k, v in chart.get("datasets", {}).items()}
+    return out
+
+
+def _iso(day) -> str:
+    return pd.Timestamp(day).strftime("%Y-%m-%d")
+
+
+def _num(x) -> float | None:
+    if x is None:
+        return None
+    x = float(x)
+    # Six significant digits: exact to the unit below a million, and a third of the bytes.
+    return float(f"{x:.6g}") if np.isfinite(x) else None
+
+
+def _middle(first, end) -> str:
+    first, end = pd.Timestamp(first), pd.Timestamp(end)
+    return _iso(first + (end - first) / 2)
+
+
+def _shown(param: str, on, off=0) -> dict:
+    """An opacity that is `on` while the legend selection holds the datum, else `off`."""
+    return {"condition": {"param": param, "value": on, "empty": False}, "value": off}
+
+
+def _legend_param(name: str, field_name: str, values: list[str]) -> dict:
+    """Click a legend entry to hide its series, click again to show it (all shown at first)."""
+    return {
+        "name": name,
+        "select": {"type": "point", "fields": [field_name], "toggle": "true"},
+        "bind": "legend",
+        "value": [{field_name: v} for v in values],
+    }
+
+
+def _zoom_param(name: str = "zoom") -> dict:
+    return {"name": name, "select": {"type": "interval", "encodings": ["x"]}, "bind": "scales"}
+
+
+def _title(title: str, subtitle: str = "") -> dict:
+    return {"text": title, **({"subtitle": subtitle} if subtitle else {})}
+
+
+# --- time series with bands ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Line:
+    """One series of a time-series chart: centre and optional band, by date."""
+
+    name: str  # full name, shown in the legend and the tooltip
+    dates: Sequence  # dates (datetime.date, pandas Timestamps or ISO strings)
+    value: Sequence[float]
+    low: Sequence[float] | None = None  # band, e.g. the 5 % quantile across runs
+    high: Sequence[float] | None = None
+    color: str | None = None
+    dash: bool = False
+
+
+@dataclass(frozen=True)
+class Event:
+    """A dated event drawn as a marker at the top of a chart; its text shows on hover."""
+
+    date: dt.date
+    text: str
+
+
+@dataclass(frozen=True)
+class Span:
+    """An observed value that covers a period (a calendar year, or the months given)."""
+
+    name: str
+    first: dt.date
+    end: dt.date  # first day after the period
+    value: float  # in the chart's unit (e.g. per week over the period)
+    label: str = ""  # hover text: the original figure, months covered
+
+
+@dataclass(frozen=True)
+class TimeChart:
+    title: str
+    unit: str  # the y axis title, e.g. "members" or "killings per week"
+    lines: list[Line]
+    subtitle: str = ""
+    events: list[Event] = field(default_factory=list)
+    spans: list[Span] = field(default_factory=list)
+    band_label: str = "90 % band"
+    zero_line: bool = False  # a difference chart: draw y = 0 and do not force the axis to 0
+    y_domain: tuple[float, float] | None = None  # a shared axis (comparisons)
+    width: int | str | None = None  # CSS pixels (default WIDTH) or "container"
+
+
+def time_chart(c: TimeChart, width: int | str | None = None, height: int = HEIGHT) -> dict:
+    """Lines (with bands) over time, observed spans, event markers; hover on the plot shows
+    every series at the nearest date; the x axis zooms; the legend hides series."""
+    width = width or c.width or WIDTH
+    names = [line.name for line in c.lines] + list(dict.fromkeys(s.name for s in c.spans))
+    colors = [line.color or PALETTE[k % len(PALETTE)] for k, line in enumerate(c.lines)]
+    colors += [OBSERVED_COLOR] * (len(names) - len(c.lines))
+    color = {
+        "field": "series",
+        "type": "nominal",
+        "title": None,
+        "sort": names,
+        "scale": {"domain": names, "range": colors},
+    }
+    if isinstance(width, int) and width < 600:  # a narrow chart: one legend entry a line
+        color["legend"] = {"columns": 1}
+    x = {"field": "date", "type": "temporal", "title": None, "axis": YEAR_AXIS}
+    y_scale = {"zero": not c.zero_line, "nice": True}
+    if c.y_domain is not None:
+        y_scale["domain"] = [_num(v) for v in c.y_domain]
+    y = {"field": "value", "type": "quantitative", "title": c.unit, "scale": y_scale}
+    y["axis"] = {"format": "~s"}
+    rows = []
+    for line in c.lines:
+        lows = line.low if line.low is not None else [None] * len(line.value)
+        highs = line.high if line.high is not None else [None] * len(line.value)
+        for day, v, lo, hi in zip(line.dates, line.value, lows, highs, strict=True):
+            row = {"date": _iso(day), "series": line.name, "value": _num(v)}
+            if lo is not None:
+                row["low"], row["high"] = _num(lo), _num(hi)
+            rows.append(row)
+    layers = []
+    if any(line.low is not None for line in c.lines):
+        layers.append(
+            {
+                "data": {"name": "lines"},
+                "transform": [{"filter": "isValid(datum.low)"}],
+                "mark": {"type": "area", "opacity": 0.18},
+                "encoding": {
+                    "x": x,
+                    "y": {"field": "low", "type": "quantitative", "scale": y_scale},
+                    "y2": {"field": "high"},
+                    "color": color,
+                    "opacity": _shown("legend", 0.18),
+                },
+            }
+        )
+    dashed = [line.name for line in c.lines if line.dash]
+    line_layer = {
+        "data": {"name": "lines"},
+        "mark": {"type": "line", "strokeWidth": 2},
+        "encoding": {"x": x, "y": y, "color": color, "opacity": _shown("legend", 1)},
+        "params": [_legend_param("legend", "series", names), _zoom_param()],
+    }
+    if dashed:
+        line_layer["encoding"]["strokeDash"] = {
+            "condition": {"test": {"field": "series", "oneOf": dashed}, "value": [6, 3]},
+            "value": [1, 0],
+        }
+    layers.append(line_layer)
+    datasets = {"lines": rows}
+    if c.spans:
+        datasets["spans"] = [
+            {
+                "series": s.name,
+                "date": _iso(s.first),
+                "end": _iso(s.end),
+                "middle": _middle(s.first, s.end),
+                "value": _num(s.value),
+                "label": s.label,
+            }
+            for s in c.spans
+        ]
+        tip = [
+            {"field": "series", "type": "nominal", "title": "observed"},
+            {"field": "label", "type": "nominal", "title": "value"},
+        ]
+        layers.append(
+            {
+                "data": {"name": "spans"},
+                "mark": {"type": "rule", "strokeWidth": 3},
+                "encoding": {
+                    "x": x,
+                    "x2": {"field": "end"},
+                    "y": {"field": "value", "type": "quantitative"},
+                    "color": color,
+                    "opacity": _shown("legend", 1),
+                    "tooltip": tip,
+                },
+            }
+        )
+    hover, datasets["hover"] = _hover_layer(c, rows, x)
+    layers.append(hover)
+    if c.zero_line:
+        layers.append(
+            {
+                "data": {"values": [{"zero": 0}]},
+                "mark": {"type": "rule", "color": "#333", "strokeWidth": 1},
+                "encoding": {"y": {"field": "zero", "type": "quantitative"}},
+            }
+        )
+    if c.events:
+        event_layers, datasets["events"] = _event_layers(c.events)
+        layers += event_layers
+    return {
+        "title": _title(c.title, c.subtitle),
+        "width": width,
+        "height": height,
+        "datasets": datasets,
+        "layer": layers,
+    }
+
+
+def _hover_layer(c: TimeChart, rows: list[dict], x: dict) -> tuple[dict, list[dict]]:
+    """A vertical rule at the nearest date; its tooltip lists every line's value there."""
+    by_date: dict[str, dict] = {}
+    keys = {line.name: f"s{k}" for k, line in enumerate(c.lines)}
+    # Bands in the tooltip only for a few lines (two numbers each). Numbers, not text: Vega-Lite
+    # 6.4's nearest-point tooltip reads text fields from the wrong object ("undefined").
+    banded = len(c.lines) <= 3
+    for row in rows:
+        entry = by_date.setdefault(row["date"], {"date": row["date"]})
+        key = keys[row["series"]]
+        entry[key] = row["value"]
+        if banded and row.get("low") is not None:
+            entry[key + "_low"], entry[key + "_high"] = row["low"], row["high"]
+    tips = [{"field": "date", "type": "temporal", "title": "week of", "format": "%d %b %Y"}]
+    for line in c.lines:
+        key = keys[line.name]
+        unit = f" ({c.unit})"
+        tips.append({"field": key, "type": "quantitative", "title": line.name + unit,
+                     "format": ",.0f"})  # fmt: skip
+        if banded and any(key + "_low" in e for e in by_date.values()):
+            for end, word in (("_low", "low"), ("_high", "high")):
+                tips.append({"field": key + end, "type": "quantitative", "format": ",.0f",
+                             "title": f"{line.name}: {c.band_label}, {word}"})  # fmt: skip
+    layer = {
+        "data": {"name": "hover"},
+        "mark": {"type": "rule", "color": "#888", "strokeWidth": 6},
+        "encoding": {
+            "x": x,
+            "opacity": {"condition": {"param": "nearest", "value": 0.35, "empty": False},
+                        "value": 0},
+            "tooltip": tips,
+        },
+        "params": [
+            {
+                "name": "nearest",
+                "select": {
+                    "type": "point",
+                    "nearest": True,
+                    "on": "pointermove",
+                    "fields": ["date"],
+                    "clear": "pointerout",
+                },
+            }
+        ],
+    }  # fmt: skip
+    return layer, list(by_date.values())
+
+
+def _event_layers(events: list[Event]) -> tuple[list[dict], list[dict]]:
+    """A dotted rule and a triangle at the top for each day with events; hover shows them."""
+    days: dict[str, list[str]] = {}
+    for e in events:
+        days.setdefault(_iso(e.date), []).append(e.text)
+    rows = [{"date": d, "events": "; ".join(texts)} for d, texts in days.items()]
+    x = {"field": "date", "type": "temporal"}
+    rule = {
+        "data": {"name": "events"},
+        "mark": {"type": "rule", "color": EVENT_COLOR, "strokeDash": [2, 3], "opacity": 0.7},
+        "encoding": {"x": x},
+    }
+    marker = {
+        "data": {"name": "events"},
+        "mark": {
+            "type": "point",
+            "shape": "triangle-down",
+            "filled": True,
+            "size": 110,
+            "color": EVENT_COLOR,
+            "opacity": 1,
+        },
+        "encoding": {
+            "x": x,
+            "y": {"value": 0},
+            "tooltip": [
+                {"field": "date", "type": "temporal", "title": "event on", "format": "%d %b %Y"},
+                {"field": "events", "type": "nominal", "title": "what happened"},
+            ],
+        },
+    }
+    return [rule, marker], rows
+
+
+# --- bars: observed against simulated ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Period:
+    """One observed value against the simulated one over the same period, both as monthly
+    averages (so a 9-month year is comparable with a full one)."""
+
+    first: dt.date
+    end: dt.date  # first day after the period
+    label: str  # "2011, January-September (9 months)"
+    observed: float
+    simulated: float
+    low: float  # the fit band (run_report: simulated range widened by observation error)
+    high: float
+    misfit: bool
+    detail: str  # hover text: totals, relative error
+
+
+def periods_chart(
+    title: str,
+    unit: str,
+    periods: list[Period],
+    events: list[Event],
+    subtitle: str = "",
+    width: int | str = WIDTH,
+    height: int = HEIGHT,
+) -> dict:
+    """Simulated as a bar over each period (its width is the months covered: a partial year is
+    drawn partial), the fit band as a bracket, observed as a dot (red diamond: outside)."""
+    rows = [
+        {
+            "date": _iso(p.first),
+            "end": _iso(p.end),
+            "middle": _middle(p.first, p.end),
+            "period": p.label,
+            "observed": _num(p.observed),
+            "simulated": _num(p.simulated),
+            "low": _num(p.low),
+            "high": _num(p.high),
+            "fit": "outside the band" if p.misfit else "inside the band",
+            "detail": p.detail,
+        }
+        for p in periods
+    ]
+    names = ["simulated", "fit band", "observed", "observed outside the band"]
+    color = {
+        "field": "kind",
+        "type": "nominal",
+        "title": None,
+        "sort": names,
+        "scale": {"domain": names, "range": [PALETTE[0], "#6b6b6b", OBSERVED_COLOR, MISFIT_COLOR]},
+    }
+    tips = [
+        {"field": "period", "type": "nominal", "title": "period"},
+        {"field": "observed", "type": "quantitative", "title": f"observed ({unit})",
+         "format": ",.0f"},
+        {"field": "simulated", "type": "quantitative", "title": f"simulated ({unit})",
+         "format": ",.0f"},
+        {"field": "detail", "type": "nominal", "title": "totals"},
+        {"field": "fit", "type": "nominal", "title": "fit"},
+    ]  # fmt: skip
+    x = {"field": "date", "type": "temporal", "title": None, "axis": YEAR_AXIS}
+    mid = {"field": "middle", "type": "temporal"}
+    misfit = "datum.fit == 'outside the band'"
+    layers = [
+        {
+            "data": {"name": "periods"},
+            "transform": [{"calculate": "'simulated'", "as": "kind"}],
+            "mark": {"type": "rect", "stroke": "white", "strokeWidth": 2},
+            "encoding": {
+                "x": x,
+                "x2": {"field": "end"},
+                "y": {"field": "simulated", "type": "quantitative", "title": unit,
+                      "axis": {"format": "~s"}},
+                "y2": {"datum": 0},
+                "color": color,
+                "opacity": _shown("legend", 0.55),
+                "tooltip": tips,
+            },
+            "params": [_legend_param("legend", "kind", names), _zoom_param()],
+        },
+        {
+            "data": {"name": "periods"},
+            "transform": [{"calculate": "'fit band'", "as": "kind"}],
+            "mark": {"type": "errorbar", "ticks": True, "thickness": 2},
+            "encoding": {
+                "x": mid,
+                "y": {"field": "low", "type": "quantitative", "title": unit},
+                "y2": {"field": "high"},
+                "color": color,
+                "opacity": _shown("legend", 1),
+                "tooltip": tips,
+            },
+        },
+        {
+            "data": {"name": "periods"},
+            "transform": [
+                {"calculate": f"{misfit} ? 'observed outside the band' : 'observed'",
+                 "as": "kind"}
+            ],
+            "mark": {"type": "point", "filled": True, "size": 120, "opacity": 1},
+            "encoding": {
+                "x": mid,
+                "y": {"field": "observed", "type": "quantitative"},
+                "color": color,
+                "shape": {"condition": {"test": misfit, "value": "diamond"}, "value": "circle"},
+                "opacity": _shown("legend", 1),
+                "tooltip": tips,
+            },
+        },
+    ]  # fmt: skip
+    datasets = {"periods": rows}
+    if events:
+        event_layers, datasets["events"] = _event_layers(events)
+        layers += event_layers
+    return {
+        "title": _title(title, subtitle),
+        "width": width,
+        "height": height,
+        "datasets": datasets,
+        "layer": layers,
+    }
+
+
+# --- intervals: compare ------------------------------------------------------------------
+
+
+def interval_chart(
+    rows: list[dict], title: str, unit: str, band_label: str, width: int = 380
+) -> dict:
+    """One row per item: median dot and interval bar (`name`, `median`, `low`, `high`), with a
+    zero line; hover gives the numbers with units."""
+    names = [r["name"] for r in rows]
+    values = [
+        {**r, "label": f"{r['low']:+.1f} to {r['high']:+.1f}"}
+        for r in ({k: (_num(v) if k != "name" else v) for k, v in r.items()} for r in rows)
+    ]
+    y = {"field": "name", "type": "nominal", "title": None, "sort": names,
+         "axis": {"labelLimit": 260}}  # fmt: skip
+    tips = [
+        {"field": "name", "type": "nominal", "title": "policy"},
+        {"field": "median", "type": "quantitative", "title": f"median ({unit})", "format": "+.1f"},
+        {"field": "label", "type": "nominal", "title": f"{band_label} ({unit})"},
+    ]
+    return {
+        "title": title,
+        "width": width,
+        "height": 30 * len(rows) + 10,
+        "data": {"values": values},
+        "layer": [
+            {
+                "mark": {"type": "rule", "strokeWidth": 6, "color": PALETTE[0], "opacity": 0.7},
+                "encoding": {
+                    "x": {"field": "low", "type": "quantitative", "title": unit},
+                    "x2": {"field": "high"},
+                    "y": y,
+                    "tooltip": tips,
+                },
+            },
+            {
+                "mark": {"type": "point", "filled": True, "size": 90, "color": "black"},
+                "encoding": {
+                    "x": {"field": "median", "type": "quantitative"},
+                    "y": y,
+                    "tooltip": tips,
+                },
+            },
+            {
+                "data": {"values": [{"zero": 0}]},
+                "mark": {"type": "rule", "color": "#555"},
+                "encoding": {"x": {"field": "zero", "type": "quantitative"}},
+            },
+        ],
+    }
+
+
+def compare_chart(result: dict) -> dict:
+    """Each policy's change against the base: median and interval, members and deaths."""
+    span = result.get("interval_label", "90 % interval")
+    panels = []
+    for key, what in (("members_total", "members"), ("deaths_per_week", "deaths per week")):
+        rows = []
+        for name, policy in result["policies"].items():
+            q = policy["change_vs_base_pct"][key]
+            rows.append({"name": name, "median": q["median"], "low": q["q05"], "high": q["q95"]})
+        title = f"Change in {what} at {result['horizon']}"
+        panels.append(interval_chart(rows, title, "% against the base", span))
+    return {"hconcat": panels}
+
+
+def sobol_chart(result: dict, table: pd.DataFrame) -> dict:
+    """First-order and total Sobol indices of every parameter, one panel per output, with
+    their confidence intervals; hover gives the numbers."""
+    rows = []
+    for r in table.itertuples(index=False):
+        for kind, value, conf in (
+            ("first order (S1)", r.S1, r.S1_conf),
+            ("total (ST)", r.ST, r.ST_conf),
+        ):
+            rows.append(
+                {
+                    "output": r.output,
+                    "parameter": r.parameter,
+                    "index": kind,
+                    "value": _num(value),
+                    "low": _num(value - conf),
+                    "high": _num(value + conf),
+                }
+            )
+    enc = {
+        "x": {"field": "parameter", "type": "nominal", "title": None,
+              "axis": {"labelAngle": -20, "labelLimit": 200}},
+        "xOffset": {"field": "index", "type": "nominal"},
+        "color": {"field": "index", "type": "nominal", "title": None},
+        "tooltip": [
+            {"field": "parameter", "type": "nominal"},
+            {"field": "index", "type": "nominal"},
+            {"field": "value", "type": "quantitative", "format": ".3f",
+             "title": "index (share of output variance)"},
+            {"field": "low", "type": "quantitative", "format": ".3f", "title": "confidence low"},
+            {"field": "high", "type": "quantitative", "format": ".3f", "title": "confidence high"},
+        ],
+    }  # fmt: skip
+    panels = []
+    for k, output in enumerate(dict.fromkeys(table.output)):
+        bars = {
+            "mark": "bar",
+            "encoding": {
+                **enc,
+                "y": {"field": "value", "type": "quantitative", "title": "share of variance"},
+                "opacity": _shown(f"legend{k}", 1, 0.15),
+            },
+            "params": [_legend_param(f"legend{k}", "index", ["first order (S1)", "total (ST)"])],
+        }
+        whiskers = {
+            "mark": {"type": "rule", "color": "black"},
+            "encoding": {**enc, "y": {"field": "low", "type": "quantitative"},
+                         "y2": {"field": "high"}},
+        }  # fmt: skip
+        panels.append(
+            {
+                "title": f"Output: {output}",
+                "width": WIDTH - 120,
+                "height": 200,
+                "transform": [{"filter": {"field": "output", "equal": output}}],
+                "layer": [bars, whiskers],
+            }
+        )
+    return {
+        "title": f"Sobol indices: {result['scenario']} ({result['runs']} runs)",
+        "data": {"values": rows},
+        "vconcat": panels,
+    }
+
+
+# --- tile map ------------------------------------------------------------------------------
+
+
+def tile_map(
+    tiles: list[dict],
+    title: str,
+    unit: str,
+    vmax: float,
+    control: bool = False,
+    width: int = 560,
+    sqrt: bool = False,
+) -> dict:
+    """States as tiles at their geographic position. `tiles`: dicts with abbr, name, row, col,
+    value (None: no data) and, with `control`, group (the group with most members)."""
+    rows = []
+    for t in tiles:
+        value = _num(t["value"])
+        text = f"{value:,.0f}" if value is not None else "-"
+        rows.append({**t, "value": value, "shown": text, "group": t.get("group") or "none"})
+    cols = max(r["col"] for r in rows)
+    n_rows = max(r["row"] for r in rows)
+    cell = width / cols
+    x = {
+        "field": "col",
+        "type": "ordinal",
+        "axis": None,
+        "scale": {"domain": list(range(1, cols + 1)), "paddingInner": 0.06},
+    }
+    y = {"field": "row", "type": "ordinal", "axis": None,
+         "scale": {"domain": list(range(1, n_rows + 1)), "paddingInner": 0.06}}  # fmt: skip
+    tips = [
+        {"field": "name", "type": "nominal", "title": "state"},
+        {"field": "value", "type": "quantitative", "title": unit, "format": ",.1f"},
+    ]
+    if control:
+        tips.append({"field": "group", "type": "nominal", "title": "most members"})
+        color = {"field": "group", "type": "nominal", "title": "group with most members",
+                 "legend": {"orient": "right", "columns": 1}}  # fmt: skip
+    else:
+        color = {
+            "field": "value",
+            "type": "quantitative",
+            "title": unit,
+            "scale": {
+                "scheme": "reds",
+                "domain": [0, max(float(vmax), 1e-9)],
+                **({"type": "sqrt"} if sqrt else {}),
+            },
+            "legend": {"orient": "right", "gradientLength": 220},
+        }
+    size = max(10, int(cell / 4.2))
+    return {
+        "title": title,
+        "width": width,
+        "height": int(cell * n_rows),
+        "data": {"values": rows},
+        "encoding": {"x": x, "y": y, "tooltip": tips},
+        "layer": [
+            {"mark": {"type": "rect", "cornerRadius": 3}, "encoding": {"color": color}},
+            {
+                "mark": {"type": "text", "fontSize": size, "dy": -size * 0.55},
+                "encoding": {"text": {"field": "abbr"}},
+            },
+            {
+                "mark": {"type": "text", "fontSize": size - 1, "dy": size * 0.6},
+                "encoding": {"text": {"field": "shown"}},
+            },
+        ],
+    }
+
+
+# --- output: HTML and PNG ------------------------------------------------------------------
+
+
+def png(chart, path: str | Path, scale: float = 2.0) -> Path:
+    """Write the chart as a PNG file (vl-convert draws it without a browser)."""
+    import vl_convert
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(vl_convert.vegalite_to_png(spec(chart), scale=scale))
+    return path
+
+
+def _cache_dir() -> Path:
+    root = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(root) / "cartelsim"
+
+
+@functools.cache
+def javascript() -> str:
+    """Vega, Vega-Lite and Vega-Embed in one script (it sets window.vegaEmbed), from the
+    vl-convert package: no CDN. Bundling takes seconds, so the bundle is kept in the user's
+    cache folder, one file per vl-convert version."""
+    import vl_convert
+
+    path = _cache_dir() / f"vega-bundle-vl-convert-{vl_convert.__version__}.js"
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError:
+        pass
+    text = vl_convert.javascript_bundle()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError:
+        pass  # a read-only home: bundle again next time
+    return text
+
+
+def html_script() -> str:
+    """The <script> that must come once, before any `html_div`, in a self-contained page."""
+    code = javascript().replace("</script", "<\\/script")
+    return f"<script>{code}</script>"
+
+
+def html_div(chart, element_id: str) -> str:
+    """A chart placeholder and the script that draws it (vegaEmbed, no action menu)."""
+    text = json.dumps(spec(chart), separators=(",", ":")).replace("</", "<\\/")
+    return (
+        f'<div class="chart" id="{element_id}"></div>\n'
+        f"<script>vegaEmbed('#{element_id}', {text}, {{actions: false, renderer: 'svg'}})"
+        f".catch(e => document.getElementById('{element_id}').textContent = "
+        f"'chart not drawn: ' + e);</script>"
+    )
