@@ -44,14 +44,19 @@ def cli(*args: str) -> tuple[int, str, str]:
 
 def assert_clean(status: int, err: str, *, ok: bool | None = None, lines: int = 1) -> None:
     """The shared property: 0 or 2, never a traceback or an internal error; a refusal is at
-    most `lines` lines `cartelsim: ...` (or argparse's usage and error lines)."""
+    most `lines` lines `cartelsim: ...` (or argparse's usage and error lines), besides
+    `cartelsim: warning: ...` lines."""
     assert "Traceback" not in err, err
     assert "internal error" not in err, err
     assert status in (0, 2), (status, err)
     if ok is not None:
         assert (status == 0) == ok, (status, err)
     if status == 2 and "usage:" not in err:
-        mine = [line for line in err.splitlines() if line.startswith("cartelsim: ")]
+        mine = [
+            line
+            for line in err.splitlines()
+            if line.startswith("cartelsim: ") and not line.startswith("cartelsim: warning: ")
+        ]
         others = [
             line
             for line in err.splitlines()
