@@ -28,17 +28,20 @@ from cartelsim import outputs
 from cartelsim.datasets import fact_rows
 from cartelsim.scenario import Scenario
 
-#: Bytes per row of the tidy table while it is built, converted and written (measured: 6 MB
-#: per pc2023 run of 83,000 rows, with the Arrow copy).
+#: Bytes per row of the tidy table while it is built, converted and written: README's
+#: measurement, ~6 MB per pc2023 run of ~83,000 rows (~72 bytes a row), rounded up.
 BYTES_PER_ROW = 80
 #: Bytes per group-week of the engine's arrays, per run (members, the joined copy, flows).
 BYTES_PER_GROUP_WEEK = 24
-#: Seconds per group-week per run, by mode (benchmarks/invariants.py: pc2023, one core).
+#: Seconds per group-week per run, by mode (RELIABILITY.md section 5's table, pc2023 on one
+#: core: 1.6 s for 1,024 deterministic runs, 2.1 s for 64 stochastic ones, rounded).
 SECONDS_PER_GROUP_WEEK = {"deterministic": 2e-8, "stochastic": 4e-7}
-#: Seconds per row of the tidy table (to_pandas, Parquet, summary).
+#: Seconds per row of the tidy table (to_pandas, Parquet, summary): an assumption of the order
+#: of RELIABILITY.md section 7's 6 ms to_pandas of a pc2023 run, times 3.
 SECONDS_PER_ROW = 2e-7
-#: The agent engine: seconds per person-day (benchmarks/agents.py: ~3 s for the 1:1
-#: mexico-2006-2012 run of ~580,000 people over 2,219 days) and bytes per person.
+#: The agent engine: seconds per person-day (README: ~3 s for the 1:1 mexico-2006-2012 run
+#: over 2,219 days, divided by this module's own count of its people, ~580,000: an estimate)
+#: and bytes per person (an assumption, a few columns of 1-8 bytes and room to grow).
 SECONDS_PER_PERSON_DAY = 2.5e-9
 BYTES_PER_PERSON = 40
 #: National weekly variables of the tidy table, and groups of a dataset's network.
