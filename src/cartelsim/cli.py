@@ -3,21 +3,29 @@
 Kept apart from the engine so that importing cartelsim never parses arguments or prints;
 `__main__.py` only calls `main`. Every user error ends as one line per problem on stderr and
 exit status 2; stdout carries results only (with --json, exactly one JSON document).
+
+Bad input is never a traceback. Every path is checked by outputs.py (plain scenario names,
+output folders, results written whole), every size by budget.py before anything runs, every
+number at the scenario schema or here, by the option's parser. What is left over is the
+machine's (a full disk, no memory: one line) or a bug: one line saying "internal error",
+with what to report, and exit status 70.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
+import math
 import sys
 from pathlib import Path
 
 from tqdm import tqdm
 
 import cartelsim
-from cartelsim import datasets
+from cartelsim import datasets, outputs
 from cartelsim.invariants import InvariantError
-from cartelsim.scenario import ScenarioError, builtin_descriptions
+from cartelsim.scenario import BOUNDS, ScenarioError, builtin_descriptions, range_problem
 
 #: Errors reported as one line each (InvariantError: a model bug, explained, not a traceback).
 USER_ERRORS = (
@@ -28,6 +36,8 @@ USER_ERRORS = (
     KeyError,
     InvariantError,
 )
+#: Exit status of an internal error (EX_SOFTWARE).
+INTERNAL = 70
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -37,12 +47,34 @@ def main(argv: list[str] | None = None) -> int:
         return args.command(args)
     except USER_ERRORS as exc:
         message = exc.args[0] if exc.args else str(exc)
-        for line in str(message).splitlines():
+        for line in str(message).splitlines() or [type(exc).__name__]:
             print(f"cartelsim: {line}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("cartelsim: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `cartelsim ... | head`: the reader left, nothing to say
+        return 0
+    except MemoryError:
+        print(
+            "cartelsim: out of memory: this request needs more than the machine has; "
+            "use fewer runs or samples (its estimate was too low: please report it)",
+            file=sys.stderr,
+        )
+        return 2
+    except OSError as exc:  # the machine's: a full disk, a file-size limit, a lost mount
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"cartelsim: {where}{outputs.reason(exc)}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # noqa: BLE001 (a bug: one line, not a traceback)
+        text = str(exc).splitlines()[0][:200] if str(exc) else ""
+        print(
+            f"cartelsim: internal error ({type(exc).__name__}: {text}); please report it, "
+            f"with the command, at https://github.com/cartelsim/cartelsim/issues "
+            f"(cartelsim {cartelsim.__version__})",
+            file=sys.stderr,
+        )
+        return INTERNAL
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -62,7 +94,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--data-dir", default=None, help="local folder with downloaded datasets")
     p.add_argument("--json", action="store_true", help="print the summary JSON on stdout")
     p.add_argument("--force", action="store_true", help="replace a finished result")
-    p.add_argument("--workers", type=_positive_int, default=1, help="local processes")
+    p.add_argument("--workers", type=_workers, default=1, help="local processes")
     p.add_argument("--scheduler", default=None, help="Dask scheduler, tcp://HOST:PORT")
     p.add_argument("--resume", action="store_true", help="finish an interrupted ensemble")
     p.add_argument("--engine", choices=["aggregate", "agents"], default="aggregate")
@@ -87,15 +119,16 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("calibrate", help="ABC-SMC calibration (pyabc); resumes in --out")
     p.add_argument("scenario", help="built-in scenario name or path to a TOML file")
-    p.add_argument("--populations", type=_positive_int, default=None, help="total wanted")
-    p.add_argument("--particles", type=_positive_int, default=None)
-    p.add_argument("--workers", type=_positive_int, default=1, help="local processes")
+    p.add_argument("--populations", type=_bounded(1, 100), default=None, help="total wanted")
+    p.add_argument("--particles", type=_bounded(2, 100_000), default=None)
+    p.add_argument("--workers", type=_workers, default=1, help="local processes")
     p.add_argument("--scheduler", default=None, help="Dask scheduler, tcp://HOST:PORT")
     p.add_argument("--data-dir", default=None, help="local folder with downloaded datasets")
     p.add_argument("--fix", action="append", default=[], help="NAME=VALUE: not free")
     p.add_argument("--seed", type=_seed, default=0)
     p.add_argument("--out", type=Path, required=True, help="folder for abc.db and results")
     p.add_argument("--json", action="store_true", help="print the summary JSON on stdout")
+    p.add_argument("--force", action="store_true", help="replace another command's result")
     p.set_defaults(command=_calibrate)
 
     p = sub.add_parser("compare", help="policies against a base, over parameter draws")
@@ -108,20 +141,22 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--data-dir", default=None, help="local folder with downloaded datasets")
     p.add_argument("--out", type=Path, default=None, help="folder (default results/compare-NAME)")
     p.add_argument("--json", action="store_true", help="print the comparison JSON on stdout")
+    p.add_argument("--force", action="store_true", help="replace a result in --out")
     p.set_defaults(command=_compare)
 
     p = sub.add_parser("sensitivity", help="Sobol indices over the calibration priors (SALib)")
     p.add_argument("scenario")
-    p.add_argument("--samples", type=_positive_int, default=256, help="base samples, power of 2")
+    p.add_argument("--samples", type=_samples, default=256, help="base samples, power of 2")
     p.add_argument("--seed", type=_seed, default=0)
     p.add_argument("--data-dir", default=None, help="local folder with downloaded datasets")
     p.add_argument("--out", type=Path, default=None, help="folder (default results/sobol-NAME)")
     p.add_argument("--json", action="store_true", help="print the indices JSON on stdout")
+    p.add_argument("--force", action="store_true", help="replace a result in --out")
     p.set_defaults(command=_sensitivity)
 
     p = sub.add_parser("serve", help="the dashboard: explore scenarios in the browser")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    p.add_argument("--port", type=int, default=8765)
+    p.add_argument("--port", type=_bounded(1, 65535), default=8765)
     p.add_argument("--scenarios", type=Path, default=None, help="folder of scenario files")
     p.add_argument("--data-dir", default=None, help="local folder with downloaded datasets")
     p.add_argument(
@@ -141,10 +176,47 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _whole(text: str) -> int:
+    """A whole number as typed: digits (no 1e9, no 1.5), at most 19 of them."""
+    stripped = text.strip().replace("_", "")
+    digits = stripped.lstrip("+-")
+    if not digits.isdigit() or len(digits) > 19:
+        raise argparse.ArgumentTypeError(f"must be a whole number (got {_typed(text)})")
+    return int(stripped)
+
+
+def _typed(text: str) -> str:
+    return repr(text) if len(text) <= 40 else repr(text[:30]) + f"... ({len(text)} characters)"
+
+
+def _bounded(low: int, high: int):
+    def parse(text: str) -> int:
+        value = _whole(text)
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be between {low} and {high:,} (got {value})")
+        return value
+
+    parse.__name__ = "number"
+    return parse
+
+
 def _positive_int(text: str) -> int:
-    value = int(text)
+    value = _whole(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be >= 1 (got {value})")
+    return value
+
+
+#: Most local worker processes (ensemble.MAX_WORKERS).
+_workers = _bounded(1, 1024)
+
+
+def _samples(text: str) -> int:
+    value = _whole(text)
+    if value < 8 or value > 2**20 or value & (value - 1):
+        raise argparse.ArgumentTypeError(
+            f"must be a power of 2 between 8 and {2**20:,} (got {value})"
+        )
     return value
 
 
@@ -152,14 +224,14 @@ def _scale(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a number (got {text!r})") from None
-    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"must be a number (got {_typed(text)})") from None
+    if not (math.isfinite(value) and 0 < value <= 1):
         raise argparse.ArgumentTypeError(f"must be in (0, 1] (got {value})")
     return value
 
 
 def _seed(text: str) -> int:
-    value = int(text)
+    value = _whole(text)
     if not 0 <= value < 2**63:
         raise argparse.ArgumentTypeError(f"must be between 0 and 2**63-1 (got {value})")
     return value
@@ -174,7 +246,7 @@ def _scenarios(args) -> int:
 
 
 def _run(args) -> int:
-    from cartelsim import ensemble
+    from cartelsim import budget, ensemble
     from cartelsim.report.run_report import write_report
     from cartelsim.scenario import load_scenario
 
@@ -186,6 +258,7 @@ def _run(args) -> int:
         scenario, runs, seed, original = ensemble.from_summary(args.from_summary)
         engine = original["engine"]
         options = {**original.get("engine_options", {}), **_given(options)}
+        budget.check_run(scenario, runs, engine, options, flag=f"{args.from_summary}: runs")
         if original["provenance"].get("cartelsim_version") != cartelsim.__version__:
             print(
                 f"cartelsim: note: {args.from_summary} was made by cartelsim "
@@ -198,7 +271,7 @@ def _run(args) -> int:
     else:
         scenario = load_scenario(args.scenario)
         runs, seed = args.runs or 1, args.seed or 0
-    out = args.out or Path("results") / scenario.name
+    out = args.out if args.out is not None else outputs.default_folder(scenario.name)
     with tqdm(total=runs, desc=scenario.name, unit="run", delay=1.0, file=sys.stderr) as bar:
         results, paths = ensemble.run_ensemble(
             scenario,
@@ -262,11 +335,23 @@ def _calibrate(args) -> int:
 
     fix = {}
     for item in args.fix:
-        name, _, value = item.partition("=")
+        name, sep, value = item.partition("=")
+        name = name.strip()
         try:
-            fix[name.strip()] = float(value)
+            number = float(value)
         except ValueError:
-            raise ValueError(f"--fix {item}: expected NAME=VALUE, e.g. cartel_share=0.1") from None
+            number = None
+        if not sep or not name or number is None:
+            raise ValueError(f"--fix {item}: expected NAME=VALUE, e.g. cartel_share=0.1")
+        if name in fix:
+            raise ValueError(f"--fix {name}: given twice")
+        if name in BOUNDS:
+            problem = range_problem(name, number, _form_of(args.scenario, name))
+            if problem is not None:
+                raise ValueError(f"--fix {name}={value}: {problem}")
+        elif not math.isfinite(number):
+            raise ValueError(f"--fix {name}={value}: must be finite")
+        fix[name] = number
     summary = calibrate(
         args.scenario,
         args.out,
@@ -278,6 +363,7 @@ def _calibrate(args) -> int:
         fix=fix,
         seed=args.seed,
         write_report=calibration_report.write,
+        force=args.force,
     )
     keys = ("scenario", "populations", "particles", "posterior", "derived")
     if args.json:
@@ -290,11 +376,19 @@ def _calibrate(args) -> int:
     return 0
 
 
-def _compare(args) -> int:
-    import datetime as dt
+def _form_of(scenario: str, name: str) -> str | None:
+    """The incapacitation form whose bound `--fix incapacitation=...` is checked against."""
+    if name != "incapacitation":
+        return None
+    from cartelsim.scenario import load_scenario
 
+    return load_scenario(scenario).parameters.incapacitation_form
+
+
+def _compare(args) -> int:
     from cartelsim.analysis import compare
     from cartelsim.report import figures
+    from cartelsim.scenario import load_scenario
 
     start = None
     if args.start is not None:
@@ -302,8 +396,11 @@ def _compare(args) -> int:
             start = dt.date.fromisoformat(args.start)
         except ValueError:
             raise ValueError(f"--from: expected a date YYYY-MM-DD (got {args.start!r})") from None
+    base = load_scenario(args.scenario)
+    out = args.out if args.out is not None else outputs.default_folder(base.name, "compare-")
+    stale = outputs.check_folder(out, "compare", force=args.force)  # before the work
     result = compare.compare(
-        args.scenario,
+        base,
         args.policy,
         posterior=args.posterior,
         runs=args.runs,
@@ -311,45 +408,54 @@ def _compare(args) -> int:
         data_dir=args.data_dir,
         start=start,
     )
-    out = args.out or Path("results") / f"compare-{result['base']}"
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "compare.json").write_text(json.dumps(result, indent=2), encoding="utf-8")
-    (out / "compare.txt").write_text(compare.table(result) + "\n", encoding="utf-8")
-    figure = figures.compare_figure(result, out / "compare.png")
+    with outputs.publish(out, stale) as staging:
+        (staging / "compare.json").write_text(json.dumps(result, indent=2), encoding="utf-8")
+        (staging / "compare.txt").write_text(compare.table(result) + "\n", encoding="utf-8")
+        figures.compare_figure(result, staging / "compare.png")
     if args.json:
         print(json.dumps(result, indent=2))
     else:
         print(compare.table(result))
-    print(f"figure: {figure.resolve()}", file=sys.stderr)
+    print(f"figure: {(out / 'compare.png').resolve()}", file=sys.stderr)
     return 0
 
 
 def _sensitivity(args) -> int:
+    from cartelsim import budget
     from cartelsim.analysis import sensitivity
     from cartelsim.report import figures
+    from cartelsim.scenario import load_scenario, start_from_chain
 
+    scenario = load_scenario(args.scenario)
+    out = args.out if args.out is not None else outputs.default_folder(scenario.name, "sobol-")
+    stale = outputs.check_folder(out, "sensitivity", force=args.force)  # before the work
+    bases = start_from_chain(scenario)
+    spec, _ = sensitivity.problem(scenario)
+    estimate = budget.draws_estimate(scenario, bases[0] if bases else None)
+    # Saltelli sampling, first and total order: samples x (parameters + 2) runs.
+    estimate.check(args.samples, "--samples", spec["num_vars"] + 2, powers_of_2=True)
     result = sensitivity.sensitivity(
-        args.scenario, samples=args.samples, seed=args.seed, data_dir=args.data_dir
+        scenario, samples=args.samples, seed=args.seed, data_dir=args.data_dir
     )
     for warning in result["warnings"]:
         print(f"cartelsim: warning: {warning}", file=sys.stderr)
-    out = args.out or Path("results") / f"sobol-{result['scenario']}"
-    out.mkdir(parents=True, exist_ok=True)
     table = sensitivity.frame(result)
-    table.to_csv(out / "sobol.csv", index=False)
-    (out / "sobol.json").write_text(json.dumps(result, indent=2), encoding="utf-8")
-    figure = figures.sobol_figure(result, out / "sobol.png")
+    with outputs.publish(out, stale) as staging:
+        table.to_csv(staging / "sobol.csv", index=False)
+        (staging / "sobol.json").write_text(json.dumps(result, indent=2), encoding="utf-8")
+        figures.sobol_figure(result, staging / "sobol.png")
     if args.json:
         print(json.dumps(result, indent=2))
     else:
         print(table.round(3).to_string(index=False))
-    print(f"figure: {figure.resolve()}", file=sys.stderr)
+    print(f"figure: {(out / 'sobol.png').resolve()}", file=sys.stderr)
     return 0
 
 
 def _serve(args) -> int:
-    from cartelsim.dashboard import serve
+    from cartelsim.dashboard import check_address, serve
 
+    check_address(args.host, args.port)  # before the web framework is imported (seconds)
     serve(args.host, args.port, args.scenarios, args.data_dir, args.posteriors)
     return 0
 

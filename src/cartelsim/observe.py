@@ -15,14 +15,19 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from cartelsim import datasets
+from cartelsim import datasets, outputs
 from cartelsim.plan import WEEKS_PER_YEAR, Plan
+from cartelsim.scenario import FIRST_DATE, LAST_DATE, ScenarioError
 from cartelsim.trajectories import FLOWS, Trajectories
+
+#: The largest yearly value a series may hold (killings, homicides, members, arrests).
+MAX_SERIES_VALUE = 1e10
 
 
 @dataclass(frozen=True)
@@ -114,26 +119,82 @@ def load_series(key: str, data_dir: str | Path | None = None) -> ObservedSeries:
 
 def _csv_series(key: str, path: Path) -> ObservedSeries:
     """A user's yearly series: a CSV with columns year, value and optionally months ("1-12",
-    the default, or e.g. "1-9") and source."""
+    the default, or e.g. "1-9") and source. Read only if it is a regular file of at most
+    16 MB (outputs.read_bounded); every value is checked: a year inside the era cartelsim
+    simulates, once; months 1-12, first <= last; a finite value >= 0."""
     try:
-        rows = list(csv.DictReader(path.read_text(encoding="utf-8-sig").splitlines()))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise KeyError(f"{key}: cannot read {path} ({exc})") from None
+        text = outputs.read_bounded(path, "series").decode("utf-8-sig")
+    except outputs.OutputError as exc:
+        raise ValueError(str(exc)) from None
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path}: not UTF-8 text ({exc.reason})") from None
+    try:
+        rows = list(csv.DictReader(text.splitlines()))
+    except csv.Error as exc:
+        raise ValueError(f"{path}: not a CSV table ({exc})") from None
+    if rows and not {"year", "value"} <= set(rows[0]):
+        raise ValueError(f"{path}: needs the columns year, value (got {', '.join(rows[0])})")
     values, months, sources = {}, {}, {}
     for line, row in enumerate(rows, start=2):
-        try:
-            year, value = int(row["year"]), float(row["value"])
-            first, _, last = (row.get("months") or "1-12").partition("-")
-            months[year] = (int(first), int(last or first))
-        except (KeyError, TypeError, ValueError):
-            raise KeyError(
-                f"{path}: line {line}: needs year, value (and months like 1-12)"
-            ) from None
-        values[year] = value
+        year = _csv_field(path, line, "year", row.get("year"), int)
+        if not FIRST_DATE.year <= year <= LAST_DATE.year:
+            raise ValueError(
+                f"{path}: line {line}: year: must be between {FIRST_DATE.year} and "
+                f"{LAST_DATE.year} (got {year})"
+            )
+        if year in values:
+            raise ValueError(f"{path}: line {line}: year: {year} appears twice")
+        value = _csv_field(path, line, "value", row.get("value"), float)
+        if not (math.isfinite(value) and 0 <= value <= MAX_SERIES_VALUE):
+            raise ValueError(
+                f"{path}: line {line}: value: must be finite, between 0 and "
+                f"{MAX_SERIES_VALUE:g} (got {row.get('value')!r})"
+            )
+        text_months = (row.get("months") or "1-12").strip()
+        first, _, last = text_months.partition("-")
+        pair = (
+            _csv_field(path, line, "months", first, int),
+            _csv_field(path, line, "months", last or first, int),
+        )
+        if not 1 <= pair[0] <= pair[1] <= 12:
+            raise ValueError(
+                f"{path}: line {line}: months: must be FIRST-LAST within 1-12, first <= last "
+                f"(got {text_months!r})"
+            )
+        values[year], months[year] = value, pair
         sources[year] = row.get("source") or str(path)
     if not values:
-        raise KeyError(f"{path}: no rows (columns: year, value, months, source)")
+        raise ValueError(f"{path}: no rows (columns: year, value, months, source)")
     return ObservedSeries(key, "per year", values, months, sources)
+
+
+def _csv_field(path: Path, line: int, column: str, text, kind):
+    try:
+        return kind(str(text).strip())
+    except (TypeError, ValueError):
+        shown = repr(text) if text is None or len(str(text)) <= 40 else repr(str(text)[:40])
+        raise ValueError(
+            f"{path}: line {line}: {column}: not {'a whole number' if kind is int else 'a number'}"
+            f" (got {shown})"
+        ) from None
+
+
+def checked_series(scenario, key: str, data_dir, field: str) -> ObservedSeries:
+    """load_series, with an error that names the scenario and the field that asked for it
+    (e.g. ``x.toml: observation.series[0].data: series.csv: line 3: value: ...``)."""
+    try:
+        return load_series(key, data_dir)
+    except (KeyError, ValueError) as exc:
+        reason = exc.args[0] if exc.args else str(exc)
+        raise ScenarioError(f"{scenario.name}.toml: {field}: {reason}") from None
+
+
+def check_local_series(scenario) -> None:
+    """Read every series of the scenario held in a local CSV file (`csv:PATH`) now, before
+    any run: a series that cannot be used stops the command before the work, not after."""
+    for i, series in enumerate(scenario.observation.series):
+        if series.data.startswith("csv:"):
+            checked_series(scenario, series.data, None, f"observation.series[{i}].data")
 
 
 def _fact_series(name: str) -> ObservedSeries:
@@ -154,8 +215,9 @@ def compare(plan: Plan, weekly: dict[str, np.ndarray], data_dir=None) -> list[di
     """Observed against simulated (ensemble mean, 5 % and 95 %) for every series and year the
     simulation covers. One dict per (series, year)."""
     rows = []
-    for series in plan.scenario.observation.series:
-        observed = load_series(series.data, data_dir)
+    for i, series in enumerate(plan.scenario.observation.series):
+        field = f"observation.series[{i}].data"
+        observed = checked_series(plan.scenario, series.data, data_dir, field)
         variable = VARIABLE_OF[series.variable]
         for year, value in sorted(observed.values.items()):
             months = observed.months[year]

@@ -9,7 +9,6 @@ version, the scenario (resolved text and hash) and the seed, so any file can be 
 from __future__ import annotations
 
 import json
-import os
 import platform
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -20,7 +19,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from cartelsim import observe
+from cartelsim import observe, outputs
 from cartelsim.engines import Extra
 from cartelsim.plan import Plan
 from cartelsim.trajectories import Trajectories
@@ -183,25 +182,29 @@ class Results:
         return rows
 
     def write(self, out_dir: str | Path, force: bool = False) -> dict[str, Path]:
-        """Write results.parquet and summary.json into out_dir; refuse to overwrite a
-        finished result unless `force`. Files are written whole, then renamed into place."""
+        """Write results.parquet and summary.json into out_dir; refuse to replace a result
+        (or another command's) unless `force` (outputs.check_folder). Both files are
+        written whole in a temporary folder, then renamed into place (outputs.publish), so
+        a failure leaves the previous result as it was."""
         out = Path(out_dir)
-        paths = {"results": out / "results.parquet", "summary": out / "summary.json"}
-        existing = [p for p in paths.values() if p.exists()]
-        if existing and not force:
-            raise FileExistsError(
-                f"{existing[0]}: a finished result is already there; use --force to replace it"
-            )
-        out.mkdir(parents=True, exist_ok=True)
+        stale = outputs.check_folder(out, "run", force=force)
+        with outputs.publish(out, [*stale, "report.html"]) as staging:
+            self.write_files(staging)
+        return {"results": out / "results.parquet", "summary": out / "summary.json"}
+
+    def write_files(self, folder: Path) -> dict[str, Path]:
+        """results.parquet and summary.json in `folder` (a staging folder of
+        outputs.publish: nothing is checked or replaced here)."""
+        folder = Path(folder)
+        paths = {"results": folder / "results.parquet", "summary": folder / "summary.json"}
         table = pa.Table.from_pandas(self.to_pandas(), preserve_index=False)
         meta = {k.encode(): json.dumps(v).encode() for k, v in self.provenance().items()}
         table = table.replace_schema_metadata({**(table.schema.metadata or {}), **meta})
         # Page checksums: a damaged file fails to read instead of giving other numbers.
-        atomic_write(
-            paths["results"], lambda tmp: pq.write_table(table, tmp, write_page_checksum=True)
-        )
+        pq.write_table(table, paths["results"], write_page_checksum=True)
+        del table
         text = json.dumps(self.summary(), indent=2)
-        atomic_write(paths["summary"], lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+        paths["summary"].write_text(text, encoding="utf-8")
         return paths
 
 
@@ -235,16 +238,8 @@ def dependency_versions() -> dict[str, str]:
     return versions
 
 
-def atomic_write(path: Path, write) -> None:
-    """Call write(tmp) on a temporary name beside `path`, then rename it into place: a reader
-    never sees a half-written file, and a crash leaves the previous file as it was."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+#: Kept here for the modules that import it from results (reports, calibration).
+atomic_write = outputs.atomic_write
 
 
 #: What pyarrow and pandas raise on a truncated or altered file, depending on where the damage
@@ -257,6 +252,8 @@ def read_results(path: str | Path) -> pd.DataFrame:
 
     Page checksums are verified: a flipped bit in the data is an error, not another number.
     The column names are checked too: they live in the footer, which has no checksum."""
+    if not Path(path).is_file():
+        raise ValueError(f"{path}: not a readable results file (not a regular file)")
     try:
         table = pq.read_table(path, page_checksum_verification=True).to_pandas()
     except _DAMAGED as exc:
@@ -277,12 +274,20 @@ SUMMARY_KEYS = ("scenario", "engine", "runs", "seed", "final", "provenance")
 
 
 def read_summary(path: str | Path) -> dict:
-    """Read a summary.json, with a one-line error naming the file if it is damaged."""
+    """Read a summary.json, with a one-line error naming the file if it is damaged, is not
+    a regular file (``/dev/zero``, a FIFO) or is larger than outputs.LIMITS allows."""
     try:
-        summary = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:  # JSONDecodeError and UnicodeDecodeError included
-        reason = getattr(exc, "strerror", None) or str(exc).splitlines()[0]
+        data = outputs.read_bounded(path, "summary")
+    except outputs.OutputError as exc:
+        reason = str(exc).removeprefix(f"{path}: ")
         raise ValueError(f"{path}: not a readable summary file ({reason})") from None
+    try:
+        summary = json.loads(data.decode("utf-8-sig"))
+    except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError included
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ValueError(f"{path}: not a readable summary file ({reason})") from None
+    except RecursionError:
+        raise ValueError(f"{path}: not a readable summary file (nested too deeply)") from None
     if not isinstance(summary, dict):
         raise ValueError(f"{path}: not a summary file (a JSON object is expected)")
     missing = [key for key in SUMMARY_KEYS if key not in summary]

@@ -18,11 +18,12 @@ from typing import Any
 
 import numpy as np
 
-from cartelsim import aggregate, engines, invariants
+from cartelsim import aggregate, budget, engines, invariants, observe
 from cartelsim.engines import Engine, Part
 from cartelsim.plan import Plan, make_plan
+from cartelsim.region_table import check_region_table
 from cartelsim.results import Results
-from cartelsim.scenario import Scenario, ScenarioError, load_scenario
+from cartelsim.scenario import Scenario, ScenarioError, load_scenario, start_from_chain
 from cartelsim.trajectories import Trajectories
 
 #: Runs per chunk when a `start_from` base is computed inside `prepare`.
@@ -55,12 +56,26 @@ def prepare(
     """Compile `scenario` for runs first_run..first_run + runs - 1 with `engine`.
 
     `options` are the engine's own (the agent engine's `scale` and `regions`); an option
-    the engine does not take, given a value, is an error."""
-    if runs < 1:
-        raise ValueError(f"runs: must be >= 1 (got {runs})")
+    the engine does not take, given a value, is an error.
+
+    Checked first, before anything is computed: the numbers (runs, seed, first_run), the
+    chain of `start_from` bases (no cycle, each there), and the size of the request
+    (budget.py: refused with its memory and time estimates when it cannot fit)."""
+    for name, value, low in (("runs", runs, 1), ("first_run", first_run, 0), ("seed", seed, 0)):
+        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
+            raise ValueError(f"{name}: must be a whole number >= {low} (got {value!r})")
+    if seed >= 2**63:
+        raise ValueError(f"seed: must be between 0 and 2**63-1 (got {seed})")
     if not isinstance(scenario, Scenario):
         scenario = load_scenario(scenario)
+    if scenario.simulation.start_from is not None:
+        start_from_chain(scenario)
     chosen = engines.get(engine)
+    if "regions" in chosen.options:  # a region table is checked before the engine reads it
+        spec = options.get("regions") or getattr(scenario.agents, "regions", None) or "states"
+        check_region_table(str(spec))
+    budget.check_run(scenario, runs, engine, options)
+    observe.check_local_series(scenario)
     for name, value in options.items():
         if value is not None and name not in chosen.options:
             flag = "--" + name.replace("_", "-")

@@ -13,12 +13,15 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import math
+import os
 import tomllib
 from functools import cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -28,8 +31,8 @@ from pydantic import (
     model_validator,
 )
 
-from cartelsim import engines
-from cartelsim.datasets import PACKAGE_DATA
+from cartelsim import engines, outputs
+from cartelsim.datasets import PACKAGE_DATA, fact_rows
 
 #: Scalar model parameters, in the order the engines store them (named by the indices below).
 PARAMETER_NAMES = (
@@ -53,6 +56,59 @@ PARAMETER_NAMES = (
 ) = range(len(PARAMETER_NAMES))
 #: What a policy may change: a parameter, or the size of the deployed state forces.
 POLICY_TARGETS = (*PARAMETER_NAMES, "state_forces")
+#: Physical bounds, inclusive, of every quantity a scenario, a calibration prior, a posterior
+#: table or `--fix` may give: far outside what any group, state or statistic has had, so only
+#: nonsense (a typo, a unit slip, a value meant to break the program) is refused. Rates are
+#: per week; shares of killings and of prison admissions cannot be 0 (they divide).
+BOUNDS = {
+    "recruitment_rate": (0.0, 10.0),  # recruits per member per week
+    "incapacitation": (0.0, 1e9),  # members per week (fixed_count); per member: PER_MEMBER_MAX
+    "conflict_lethality": (0.0, 1.0),
+    "saturation": (0.0, 1.0),
+    "state_arrest_rate": (0.0, 100.0),  # per member per week per 10,000 deployed
+    "state_kill_rate": (0.0, 100.0),
+    "initial_members_total": (0.0, 1e9),
+    "cartel_share": (1e-4, 1.0),
+    "incarceration_share": (1e-4, 1.0),
+    "other_homicides_per_year": (0.0, 1e8),
+}
+#: Upper bound of `incapacitation` as a per-member weekly rate.
+PER_MEMBER_MAX = 10.0
+#: Members of one group, people deployed, and any count a scenario gives.
+MAX_COUNT = 1e9
+MAX_FORCES = 1e8
+MAX_WEIGHT = 1e6
+MAX_FACTOR = 1e6
+MAX_RELATIVE_ERROR = 100.0
+#: Dates a scenario may name, and the latest start (the horizon is at most 5,200 weeks).
+FIRST_DATE, LAST_DATE, LAST_START = dt.date(1900, 1, 1), dt.date(2300, 12, 31), dt.date(2200, 1, 1)
+
+
+def bounds_of(name: str, form: str | None = None) -> tuple[float, float]:
+    """The physical bounds of a parameter (BOUNDS), for `incapacitation` by its form."""
+    low, high = BOUNDS[name]
+    if name == "incapacitation" and form == "per_member":
+        high = PER_MEMBER_MAX
+    return low, high
+
+
+def range_problem(name: str, value: float, form: str | None = None) -> str | None:
+    """Why `value` cannot be the parameter `name`, or None."""
+    low, high = bounds_of(name, form)
+    if not math.isfinite(value) or not low <= value <= high:
+        return f"must be between {low:g} and {high:g} (got {_short(repr(value))})"
+    return None
+
+
+def _in_era(day: dt.date) -> dt.date:
+    if not FIRST_DATE <= day <= LAST_DATE:
+        raise ValueError(f"must be between {FIRST_DATE} and {LAST_DATE}")
+    return day
+
+
+#: A date inside the era cartelsim simulates (year 1 or 9999 is a typo, and overflows).
+Date = Annotated[dt.date, AfterValidator(_in_era)]
+
 #: Model variables an observed series can be compared with (see observe.py).
 OBSERVABLE_VARIABLES = ("killings", "homicides", "incapacitated", "members", "conflict_deaths")
 
@@ -98,11 +154,28 @@ _OFF = _Param(value=0.0, source="default: mechanism switched off")
 class Simulation(Strict):
     """Time axis and integration. A model week is 1/52 of a year, as in PC2023."""
 
-    start: dt.date
+    start: Date
     weeks: int = Field(gt=0, le=5200)
     mode: Literal["deterministic", "stochastic"] = "deterministic"
     integrator: Literal["rk4", "euler", "dopri5"] = "dopri5"
     start_from: str | None = None  # run this scenario first and start from its final state
+
+    @field_validator("start")
+    @classmethod
+    def _start_in_range(cls, day: dt.date) -> dt.date:
+        if day > LAST_START:
+            raise ValueError(f"must be between {FIRST_DATE} and {LAST_START}")
+        return day
+
+    def end(self) -> dt.date:
+        """The date the simulation ends (as plan.Plan.dates()[-1]: weeks of 1/52 year)."""
+        start = self.start
+        first = dt.date(start.year, 1, 1)
+        length = (dt.date(start.year + 1, 1, 1) - first).days
+        year = start.year + (start - first).days / length + self.weeks / 52.0
+        whole = math.floor(year + 1e-9)
+        length = (dt.date(whole + 1, 1, 1) - dt.date(whole, 1, 1)).days
+        return dt.date(whole, 1, 1) + dt.timedelta(days=round((year - whole) * length))
 
 
 class Parameters(Strict):
@@ -117,12 +190,23 @@ class Parameters(Strict):
     state_kill_rate: Param = _OFF  # per member per week per 10,000 deployed
     initial_members_total: Param | None = None  # C0, for a network read from a dataset
 
+    @model_validator(mode="after")
+    def _physical(self) -> Parameters:
+        for name in (*PARAMETER_NAMES, "initial_members_total"):
+            param = getattr(self, name)
+            if param is None:
+                continue
+            problem = range_problem(name, param.value, self.incapacitation_form)
+            if problem is not None:
+                raise _FieldError(f"parameters.{name}.value", problem)
+        return self
+
 
 class Group(Strict):
     name: str = Field(min_length=1)
     short: str = Field(min_length=1)
-    initial_members: float = Field(default=0.0, ge=0, allow_inf_nan=False)
-    recruitment_multiplier: float = Field(default=1.0, ge=0, allow_inf_nan=False)
+    initial_members: float = Field(default=0.0, ge=0, le=MAX_COUNT, allow_inf_nan=False)
+    recruitment_multiplier: float = Field(default=1.0, ge=0, le=1e3, allow_inf_nan=False)
     source: str = ""
     assumption: bool = False
 
@@ -131,7 +215,7 @@ class Tie(Strict):
     """A rivalry or alliance between two groups (by short name), weight as in PC2023."""
 
     groups: tuple[str, str]
-    weight: float = Field(gt=0, allow_inf_nan=False)
+    weight: float = Field(gt=0, le=MAX_WEIGHT, allow_inf_nan=False)
     source: str = ""
 
 
@@ -144,14 +228,14 @@ class Network(Strict):
 class Deployment(Strict):
     """State forces committed to operations against organized crime from `date` on."""
 
-    date: dt.date
-    troops: float = Field(ge=0, allow_inf_nan=False)
-    federal_police: float = Field(default=0.0, ge=0, allow_inf_nan=False)
+    date: Date
+    troops: float = Field(ge=0, le=MAX_FORCES, allow_inf_nan=False)
+    federal_police: float = Field(default=0.0, ge=0, le=MAX_FORCES, allow_inf_nan=False)
     source: str = ""
 
 
 class _Event(Strict):
-    date: dt.date
+    date: Date
     source: str = ""
     note: str = ""
 
@@ -162,8 +246,8 @@ class SplitEvent(_Event):
     type: Literal["split"]
     group: str
     new_group: str
-    fraction: float = Field(gt=0, lt=1)
-    rivalry_weight: float = Field(default=1.0, gt=0)
+    fraction: float = Field(gt=0, lt=1, allow_inf_nan=False)
+    rivalry_weight: float = Field(default=1.0, gt=0, le=MAX_WEIGHT, allow_inf_nan=False)
 
 
 class MergeEvent(_Event):
@@ -178,13 +262,13 @@ class TruceEvent(_Event):
 
     type: Literal["truce"]
     groups: tuple[str, str]
-    end: dt.date | None = None
+    end: Date | None = None
 
 
 class NewGroupEvent(_Event):
     type: Literal["new_group"]
     group: str
-    members: float = Field(gt=0, allow_inf_nan=False)
+    members: float = Field(gt=0, le=MAX_COUNT, allow_inf_nan=False)
 
 
 class LeaderRemovedEvent(_Event):
@@ -196,8 +280,8 @@ class LeaderRemovedEvent(_Event):
 
     type: Literal["leader_removed"]
     group: str
-    violence_boost: float = Field(default=0.365, ge=0)
-    duration_weeks: int = Field(default=26, gt=0)
+    violence_boost: float = Field(default=0.365, ge=0, le=100, allow_inf_nan=False)
+    duration_weeks: int = Field(default=26, gt=0, le=5200)
 
 
 class TieEvent(_Event):
@@ -205,7 +289,7 @@ class TieEvent(_Event):
 
     type: Literal["rivalry", "alliance"]
     groups: tuple[str, str]
-    weight: float = Field(ge=0, allow_inf_nan=False)
+    weight: float = Field(ge=0, le=MAX_WEIGHT, allow_inf_nan=False)
 
 
 Event = Annotated[
@@ -218,15 +302,21 @@ class Policy(Strict):
     """From `date` on, multiply a parameter (or the deployed forces) or set it to a value."""
 
     parameter: Literal[POLICY_TARGETS]  # type: ignore[valid-type]
-    date: dt.date
-    multiply: float | None = Field(default=None, ge=0, allow_inf_nan=False)
-    set: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    date: Date
+    multiply: float | None = Field(default=None, ge=0, le=MAX_FACTOR, allow_inf_nan=False)
+    set: float | None = Field(default=None, ge=0, le=MAX_COUNT, allow_inf_nan=False)
     note: str = ""
 
     @model_validator(mode="after")
     def _one_change(self) -> Policy:
         if (self.multiply is None) == (self.set is None):
             raise ValueError("give exactly one of 'multiply' or 'set'")
+        if self.set is not None:
+            high = MAX_FORCES if self.parameter == "state_forces" else BOUNDS[self.parameter][1]
+            if self.set > high:
+                raise ValueError(
+                    f"set: must be <= {high:g} for {self.parameter} (got {self.set:g})"
+                )
         return self
 
 
@@ -236,8 +326,13 @@ class Series(Strict):
     name: str
     variable: Literal[OBSERVABLE_VARIABLES]  # type: ignore[valid-type]
     data: str  # key of a built-in or dataset series, e.g. "mexico:oc_killings"
-    relative_error: float = Field(default=0.1, gt=0)
+    relative_error: float = Field(default=0.1, gt=0, le=MAX_RELATIVE_ERROR, allow_inf_nan=False)
     fit: bool = True
+
+    @field_validator("data")
+    @classmethod
+    def _known_series(cls, key: str) -> str:
+        return _check_data_key(key, claims=False)
 
 
 class Observation(Strict):
@@ -252,9 +347,11 @@ class Observation(Strict):
     series: list[Series] = []
 
     @model_validator(mode="after")
-    def _share_positive(self) -> Observation:
-        if not 0 < self.cartel_share.value <= 1:
-            raise ValueError(f"cartel_share must be in (0, 1] (got {self.cartel_share.value})")
+    def _physical(self) -> Observation:
+        for name in ("cartel_share", "other_homicides_per_year"):
+            problem = range_problem(name, getattr(self, name).value)
+            if problem is not None:
+                raise _FieldError(f"observation.{name}.value", problem)
         return self
 
 
@@ -302,12 +399,17 @@ class Target(Strict):
     name: str
     data: str
     variable: Literal[TARGET_VARIABLES]  # type: ignore[valid-type]
-    relative_error: float = Field(gt=0, allow_inf_nan=False)
-    first_year: int | None = None
-    last_year: int | None = None
+    relative_error: float = Field(gt=0, le=MAX_RELATIVE_ERROR, allow_inf_nan=False)
+    first_year: int | None = Field(default=None, ge=FIRST_DATE.year, le=LAST_DATE.year)
+    last_year: int | None = Field(default=None, ge=FIRST_DATE.year, le=LAST_DATE.year)
     groups: list[str] = []  # for variable = "members": whose members (default all)
     comparison: Literal["equal", "at_least", "at_most"] = "equal"
     source: str = ""
+
+    @field_validator("data")
+    @classmethod
+    def _known_series(cls, key: str) -> str:
+        return _check_data_key(key, claims=True)
 
 
 class Calibration(Strict):
@@ -325,7 +427,7 @@ class Calibration(Strict):
     distance: Literal["l1", "l2"] = "l2"
     particles: int = Field(default=200, ge=10, le=100_000)
     populations: int = Field(default=8, ge=1, le=100)
-    min_epsilon: float = Field(default=0.0, ge=0)
+    min_epsilon: float = Field(default=0.0, ge=0, le=1e12, allow_inf_nan=False)
 
     @model_validator(mode="after")
     def _known(self) -> Calibration:
@@ -338,6 +440,48 @@ class Calibration(Strict):
                 "give its prior per form under calibration.forms, not both",
             )
         return self
+
+
+def _check_prior(prior: Prior, name: str, form: str | None, path: str) -> None:
+    """A prior may put weight only where the parameter can be (BOUNDS): a prior spanning
+    1e-3 to 1e300 would make runs overflow, a normal prior without a low bound draws
+    negative rates."""
+    low, high = bounds_of(name, form)
+    lo = prior.low if prior.low is not None else -math.inf
+    hi = prior.high if prior.high is not None else math.inf
+    if lo < low:
+        what = f"low must be >= {low:g}" if prior.low is not None else f"needs low >= {low:g}"
+        raise _FieldError(f"{path}.low", f"{what}: {name} cannot be below {low:g} (got {lo:g})")
+    if hi > high:
+        what = "high must be" if prior.high is not None else "needs high"
+        raise _FieldError(
+            f"{path}.high", f"{what} <= {high:g}: {name} cannot exceed {high:g} (got {hi:g})"
+        )
+    if prior.mean is not None and not low <= prior.mean <= high:
+        raise _FieldError(f"{path}.mean", f"must be between {low:g} and {high:g}")
+
+
+@cache
+def _fact_names() -> tuple[frozenset[str], frozenset[str]]:
+    """The package's yearly series and claims (facts/), for checking `data` keys."""
+    series = frozenset(r["series"] for r in fact_rows("mexico_yearly.csv"))
+    claims = frozenset(r["claim"] for r in fact_rows("mexico_claims.csv"))
+    return series, claims
+
+
+def _check_data_key(key: str, claims: bool) -> str:
+    source, sep, name = key.partition(":")
+    known = ["mexico", "pc2023", "csv", *(["claim"] if claims else [])]
+    if not sep or source not in known:
+        raise ValueError(f"must be SOURCE:NAME with SOURCE one of {', '.join(known)}")
+    if not name:
+        raise ValueError(f"{source}: names no series")
+    series, claim_names = _fact_names()
+    if source == "mexico" and name not in series:
+        raise ValueError(f"unknown mexico series {name!r} (known: {', '.join(sorted(series))})")
+    if source == "claim" and name not in claim_names:
+        raise ValueError(f"unknown claim {name!r} (known: {', '.join(sorted(claim_names))})")
+    return key
 
 
 class Scenario(Strict):
@@ -361,6 +505,14 @@ class Scenario(Strict):
     def _check_references(self) -> Scenario:
         _check_references(self)
         return self
+
+    @field_validator("name")
+    @classmethod
+    def _plain_name(cls, name: str) -> str:
+        problem = outputs.name_problem(name)
+        if problem is not None:  # the name becomes a folder name (results/NAME)
+            raise ValueError(problem)
+        return name
 
     @field_validator("agents")
     @classmethod
@@ -412,9 +564,27 @@ def _check_references(s: Scenario) -> None:
         end = getattr(event, "end", None)
         if end is not None and end <= event.date:
             raise _FieldError(f"events[{i}].end", f"must be after date {event.date}")
+    start, end = s.simulation.start, s.simulation.end()
     for i, policy in enumerate(s.policies):
-        if policy.date < s.simulation.start:
-            raise _FieldError(f"policies[{i}].date", f"before the start {s.simulation.start}")
+        if policy.date < start:
+            raise _FieldError(f"policies[{i}].date", f"before the start {start}")
+        if policy.date >= end:
+            raise _FieldError(f"policies[{i}].date", f"not before the end {end}")
+    for i, event in enumerate(s.events):
+        # With start_from, earlier events are the history the start state comes from.
+        if event.date < start and s.simulation.start_from is None:
+            raise _FieldError(f"events[{i}].date", f"before the start {start}")
+        if event.date >= end:
+            raise _FieldError(f"events[{i}].date", f"not before the end {end}")
+    for i, item in enumerate(s.deployments):
+        if item.date >= end:
+            raise _FieldError(f"deployments[{i}].date", f"not before the end {end}")
+    if s.calibration is not None:
+        form = s.parameters.incapacitation_form
+        for name, prior in s.calibration.free.items():
+            _check_prior(prior, name, form, f"calibration.free.{name}")
+        for form_name, prior in s.calibration.forms.items():
+            _check_prior(prior, "incapacitation", form_name, f"calibration.forms.{form_name}")
     if s.calibration is not None and s.network.dataset is None:
         for i, target in enumerate(s.calibration.targets):
             for name in target.groups:
@@ -473,6 +643,37 @@ def load_scenario(name_or_path: str | Path) -> Scenario:
     return validate(document, label)
 
 
+def start_from_chain(scenario: Scenario) -> list[Scenario]:
+    """The scenarios `scenario` starts from (`simulation.start_from`, then theirs), nearest
+    first; a one-line error naming the field for a base that is not there, a cycle (a
+    scenario starting from its own file) or a chain deeper than MAX_EXTENDS."""
+    label = f"{scenario.name}.toml"
+    chain: list[Scenario] = []
+    seen: set[str] = set()
+    names: list[str] = []
+    current = scenario
+    while current.simulation.start_from is not None:
+        target = current.simulation.start_from
+        builtin = target in _builtin_names()
+        names.append(target)
+        if not builtin and not os.path.isfile(target):
+            raise ScenarioError(
+                f"{label}: simulation.start_from: no such file or built-in scenario "
+                f"{_short(repr(target))} (looked for in {Path.cwd()})"
+            )
+        key = target if builtin else os.path.realpath(target)
+        if key in seen:
+            raise ScenarioError(f"{label}: simulation.start_from: cycle ({' -> '.join(names)})")
+        if len(chain) >= MAX_EXTENDS:
+            raise ScenarioError(
+                f"{label}: simulation.start_from: more than {MAX_EXTENDS} levels deep"
+            )
+        seen.add(key)
+        current = load_scenario(target)
+        chain.append(current)
+    return chain
+
+
 @cache
 def _load_builtin(name: str) -> Scenario:
     document, label = _resolve(name, chain=())
@@ -497,6 +698,8 @@ def validate(document: dict[str, Any], label: str) -> Scenario:
         scenario = Scenario.model_validate(document)
     except ValidationError as exc:
         errors += [_format(label, e) for e in exc.errors()]
+    except RecursionError:
+        errors.append(f"{label}: (top level): nested too deeply")
     if errors:
         raise ScenarioError("\n".join(errors))
     return scenario
@@ -549,6 +752,8 @@ def _reason(error: dict[str, Any]) -> str:
     shown = error.get("input")
     if isinstance(shown, dict | list):
         return text
+    if isinstance(shown, dt.date):
+        return f"{text} (got {shown.isoformat()})"
     return f"{text} (got {_short(repr(shown))})"
 
 
@@ -569,10 +774,13 @@ def _resolve(name_or_path: str, chain: tuple[str, ...]) -> tuple[dict[str, Any],
         raise ScenarioError(f"{label}: extends: cycle ({' -> '.join((*chain, label))})")
     if len(chain) >= MAX_EXTENDS:
         raise ScenarioError(f"{chain[0]}: extends: more than {MAX_EXTENDS} levels deep")
+    _check_nesting(text, label)
     try:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(f"{label}: (syntax): {exc}") from None
+    except RecursionError:  # arrays or tables nested thousands deep
+        raise ScenarioError(f"{label}: (syntax): nested too deeply") from None
     parent = document.get("extends")
     if parent is None:
         return document, label
@@ -591,23 +799,71 @@ def _resolve(name_or_path: str, chain: tuple[str, ...]) -> tuple[dict[str, Any],
     return merge(base, document), label
 
 
+#: Deepest nesting of arrays and tables, and longest dotted key, a scenario file may have (a
+#: real one has 4): Python's TOML parser recurses on the first, and on a key of 100,000
+#: dotted parts it had not finished after 60 s.
+MAX_NESTING = 100
+
+
+def _check_nesting(text: str, label: str) -> None:
+    """Refuse, in one pass before parsing, brackets nested deeper than MAX_NESTING or a key
+    of more than MAX_NESTING dotted parts (outside strings and comments)."""
+    depth = dots = 0
+    i, n = 0, len(text)
+    while i < n:
+        c = text[i]
+        if c in "\"'":
+            quote = text[i : i + 3] if text[i : i + 3] in ('"""', "'''") else c
+            i += len(quote)
+            while i < n and not text.startswith(quote, i):
+                if quote[0] == '"' and text[i] == "\\":
+                    i += 1
+                elif len(quote) == 1 and text[i] == "\n":
+                    break  # an unterminated string: the parser says so
+                i += 1
+            i += len(quote)
+            continue
+        if c == "#":
+            end = text.find("\n", i)
+            i = n if end < 0 else end
+            continue
+        if c in "[{":
+            depth += 1
+            dots = 0
+        elif c in "]}":
+            depth -= 1
+            dots = 0
+        elif c in "=,\n":
+            dots = 0
+        elif c == ".":
+            dots += 1
+        if depth > MAX_NESTING or dots > MAX_NESTING:
+            raise ScenarioError(
+                f"{label}: (syntax): nested too deeply (more than {MAX_NESTING} levels)"
+            )
+        i += 1
+
+
 def read_source(name_or_path: str) -> tuple[str, str, Path | None]:
     """A scenario's TOML text, its label for messages, and its folder (None: built-in)."""
     if name_or_path in builtin_names():
         file = PACKAGE_DATA / "scenarios" / f"{name_or_path}.toml"
         return file.read_text(encoding="utf-8"), f"{name_or_path}.toml", None
     path = Path(name_or_path)
-    if not path.is_file():
+    label = path.name or str(path)
+    if not os.path.lexists(path):
         known = ", ".join(builtin_names())
         raise ScenarioError(
-            f"{path.name}: (file): no such file or built-in scenario (built-ins: {known})"
+            f"{label}: (file): no such file or built-in scenario (built-ins: {known})"
         )
+    try:  # a regular file of at most 16 MB: not a device (/dev/zero), a FIFO or a folder
+        data = outputs.read_bounded(path, "scenario", label)
+    except outputs.OutputError as exc:
+        raise ScenarioError(str(exc).replace(f"{label}: ", f"{label}: (file): ", 1)) from None
     try:
-        return path.read_text(encoding="utf-8"), path.name, path.parent
+        return data.decode("utf-8-sig"), label, path.parent  # an editor's BOM is not text
     except UnicodeDecodeError as exc:
-        raise ScenarioError(f"{path.name}: (file): not UTF-8 text ({exc.reason})") from None
-    except OSError as exc:  # unreadable: permissions, a device, a vanished file
-        raise ScenarioError(f"{path.name}: (file): cannot be read ({exc.strerror})") from None
+        raise ScenarioError(f"{label}: (file): not UTF-8 text ({exc.reason})") from None
 
 
 #: Lists a variant adds to (rather than replaces): a variant's events and policies come on

@@ -23,7 +23,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sqlite3
+import stat
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,13 +33,24 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyabc
+import pyarrow as pa
+import pyarrow.parquet as pq
 
+from cartelsim import ensemble, integrity, observe, outputs
 from cartelsim.aggregate import simulate
 from cartelsim.analysis import draws, targets
 from cartelsim.plan import Plan, make_plan
 from cartelsim.results import atomic_write
-from cartelsim.scenario import Prior, Scenario, ScenarioError, load_scenario
+from cartelsim.scenario import (
+    CALIBRATABLE,
+    Prior,
+    Scenario,
+    ScenarioError,
+    bounds_of,
+    load_scenario,
+)
 from cartelsim.trajectories import Trajectories
+from cartelsim.version import VERSION
 
 #: Posterior-predictive draws used for bands and derived quantities.
 PREDICTIVE_DRAWS = 400
@@ -96,6 +109,10 @@ def setup(
     if not any(priors):
         raise ValueError(f"{scenario.name}: every parameter is fixed; nothing to calibrate")
     plans = [make_plan(draws.with_form(scenario, f), data_dir) for f in forms]
+    for i, target in enumerate(cal.targets):  # a bad series names its target, not only a file
+        if not target.data.startswith("claim:"):
+            field = f"calibration.targets[{i}].data"
+            observe.checked_series(scenario, target.data, data_dir, field)
     points = targets.target_points(plans[0], cal, data_dir)
     return Setup(scenario, forms, priors, fix, points, plans, str(data_dir) if data_dir else None)
 
@@ -160,27 +177,37 @@ def calibrate(
     fix: dict[str, float] | None = None,
     seed: int = 0,
     write_report: Callable | None = None,
+    force: bool = False,
 ) -> dict:
     """Run (or continue) the ABC-SMC calibration into folder `out`; return the summary dict
     (also written to OUT/summary.json) after writing posterior.parquet.
 
     `write_report(path, problem, table, predictive, summary)` writes OUT/report.html from
     what the calibration computed (the CLI passes report.calibration_report.write: analyses
-    never import the reports, which import them)."""
+    never import the reports, which import them). `out` may hold this calibration's history
+    (it is continued), nothing, or, with `force`, another command's result (replaced)."""
+    out = Path(out)
+    stale = outputs.check_folder(out, "calibrate", force=force)
     problem = setup(scenario, data_dir, fix)
     cal = problem.scenario.calibration
     populations = populations or cal.populations
     particles = particles or cal.particles
-    if populations < 1 or particles < 2:
-        raise ValueError("--populations must be >= 1 and --particles >= 2")
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    if not 1 <= populations <= MAX_POPULATIONS or not 2 <= particles <= MAX_PARTICLES:
+        raise ValueError(
+            f"--populations must be between 1 and {MAX_POPULATIONS} and --particles between 2 "
+            f"and {MAX_PARTICLES:,} (got {populations} and {particles})"
+        )
+    client = _dask_client(scheduler)  # before any file: an address nobody answers is an error
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        reason = outputs.reason(exc)
+        raise outputs.OutputError(f"--out {out}: cannot be created ({reason})") from None
     db = out / "abc.db"
     stamp = _stamp(problem, particles)
     resuming = _check_history(db, out / "calibration.json", stamp)
     np.random.seed(seed)  # pyabc draws from numpy's global generator
     logging.getLogger("ABC").setLevel(logging.INFO)
-    client = _dask_client(scheduler)
     try:
         abc = pyabc.ABCSMC(
             [ParticleModel(problem, m) for m in range(len(problem.forms))],
@@ -204,18 +231,17 @@ def calibrate(
     finally:
         if client is not None:
             client.close()
-    return summarize(problem, history, out, seed, write_report)
+    return summarize(problem, history, out, seed, write_report, stale)
+
+
+#: The command line's bounds of --populations and --particles (the scenario's are stricter).
+MAX_POPULATIONS, MAX_PARTICLES = 100, 100_000
 
 
 def _dask_client(scheduler: str | None):
     if scheduler is None:
         return None
-    from distributed import Client
-
-    try:
-        return Client(scheduler, timeout=30)
-    except (OSError, TimeoutError) as exc:
-        raise ValueError(f"--scheduler {scheduler}: cannot connect ({exc})") from None
+    return ensemble.connect(scheduler, timeout=30)
 
 
 def _sampler(workers: int, client) -> pyabc.sampler.Sampler:
@@ -239,8 +265,10 @@ def _stamp(problem: Setup, particles: int) -> dict:
 
 def _check_history(db: Path, stamp_file: Path, stamp: dict) -> bool:
     """Whether OUT holds a history to continue; refuse a damaged or foreign one."""
-    if not db.exists():
+    if not os.path.lexists(db):
         return False
+    if db.is_symlink() or not db.is_file():  # sqlite would wait forever on a FIFO
+        raise ValueError(f"{db}: not a regular file, so not a pyabc history; move it away")
     try:
         with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as con:
             tables = {r[0] for r in con.execute("select name from sqlite_master")}
@@ -250,8 +278,10 @@ def _check_history(db: Path, stamp_file: Path, stamp: dict) -> bool:
     if not ok or "abc_smc" not in tables:
         raise ValueError(f"{db}: damaged or not a pyabc history; move it away to start again")
     try:
-        previous = json.loads(stamp_file.read_text())
-    except (OSError, ValueError):
+        previous = json.loads(outputs.read_bounded(stamp_file, "manifest"))
+        if not isinstance(previous, dict):
+            raise ValueError("not a JSON object")
+    except (OSError, ValueError, RecursionError):
         raise ValueError(
             f"{stamp_file}: missing or unreadable, so {db} cannot be matched to this "
             "calibration; move the folder away to start again"
@@ -332,10 +362,11 @@ def quantiles(x: np.ndarray, weights: np.ndarray | None = None) -> dict[str, flo
 
 
 def summarize(
-    problem: Setup, history: pyabc.History, out: Path, seed: int, write_report=None
+    problem: Setup, history: pyabc.History, out: Path, seed: int, write_report=None, stale=()
 ) -> dict:
+    """posterior.parquet, summary.json and (with `write_report`) report.html, published
+    together (outputs.publish): a failure leaves the previous ones whole."""
     table = posterior_table(problem, history)
-    atomic_write(out / "posterior.parquet", lambda tmp: table.to_parquet(tmp, index=False))
     probabilities = table.groupby("incapacitation_form").model_probability.first()
     best = str(probabilities.idxmax())
     rows = table[table.incapacitation_form == best]
@@ -358,9 +389,140 @@ def summarize(
         "epsilon": [float(e) for e in history.get_all_populations().epsilon[1:]],
         "simulations": int(history.total_nr_simulations),
     }
-    atomic_write(
-        out / "summary.json", lambda tmp: Path(tmp).write_text(json.dumps(summary, indent=2))
-    )
-    if write_report is not None:
-        write_report(out / "report.html", problem, table, pred, summary)
+    with outputs.publish(out, stale) as staging:
+        summary["posterior_sha256"] = write_posterior(table, staging / POSTERIOR_FILE)
+        (staging / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
+        if write_report is not None:
+            write_report(staging / "report.html", problem, table, pred, summary)
     return summary
+
+
+# --- the posterior file ---------------------------------------------------------------------
+
+POSTERIOR_FILE = "posterior.parquet"
+#: The schema metadata key of a posterior table: its checksum, rows and writer.
+POSTERIOR_META = b"cartelsim_posterior"
+#: The largest posterior table read (100,000 particles of 10 parameters is ~10 MB).
+MAX_POSTERIOR_BYTES = 256 * 2**20
+FORMS = ("fixed_count", "per_member")
+
+
+def write_posterior(table: pd.DataFrame, path: Path) -> str:
+    """Write a posterior table with Parquet page checksums and, in its metadata, the
+    SHA-256 of its columns (integrity.digest_frame); return the checksum."""
+    digest = integrity.digest_frame(table)
+    arrow = pa.Table.from_pandas(table, preserve_index=False)
+    meta = {"sha256": digest, "rows": len(table), "cartelsim_version": VERSION}
+    arrow = arrow.replace_schema_metadata(
+        {**(arrow.schema.metadata or {}), POSTERIOR_META: json.dumps(meta).encode()}
+    )
+    pq.write_table(arrow, path, write_page_checksum=True)
+    return digest
+
+
+def read_posterior(path: str | Path) -> pd.DataFrame:
+    """A posterior table, checked as results are: page checksums, the SHA-256 of its
+    columns (from its metadata, and from summary.json beside it when that records one),
+    and every value's range. One line naming the file, the column and the row otherwise.
+
+    A table without a checksum (written by hand, or by cartelsim before checksums) is
+    still range-checked."""
+    path = Path(path)
+    label = f"{path}: not a readable posterior table"
+    try:
+        info = os.stat(path)
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"{label} ({outputs.reason(exc)})") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise ValueError(f"{label} (not a regular file)")
+    if info.st_size > MAX_POSTERIOR_BYTES:
+        raise ValueError(f"{label} ({info.st_size:,} bytes; at most {MAX_POSTERIOR_BYTES:,})")
+    try:
+        arrow = pq.read_table(path, page_checksum_verification=True)
+        table = arrow.to_pandas()
+    except (OSError, ValueError, KeyError, TypeError, pa.ArrowException) as exc:
+        raise ValueError(f"{label} ({outputs.reason(exc)})") from None
+    missing = [c for c in META_COLUMNS if c not in table.columns]
+    if missing:
+        raise ValueError(f"{path}: not a cartelsim posterior (no {missing[0]} column)")
+    _check_posterior_checksum(path, arrow, table)
+    _check_posterior_values(path, table)
+    return table
+
+
+def _check_posterior_checksum(path: Path, arrow: pa.Table, table: pd.DataFrame) -> None:
+    digest = None
+    written = (arrow.schema.metadata or {}).get(POSTERIOR_META)
+    if written is not None:
+        try:
+            digest = json.loads(written)["sha256"]
+        except (ValueError, KeyError, TypeError):
+            raise ValueError(f"{path}: damaged (its checksum record cannot be read)") from None
+        if integrity.digest_frame(table) != digest:
+            raise ValueError(
+                f"{path}: damaged: its columns do not match the checksum written with them"
+            )
+    summary = path.parent / "summary.json"
+    try:
+        recorded = json.loads(outputs.read_bounded(summary, "summary")).get("posterior_sha256")
+    except (outputs.OutputError, ValueError, AttributeError, RecursionError):
+        recorded = None  # no summary beside it (or not one that records the posterior)
+    if recorded is not None and recorded != (digest or integrity.digest_frame(table)):
+        raise ValueError(
+            f"{path}: does not match the posterior_sha256 in {summary} (one of them was "
+            "replaced or edited)"
+        )
+
+
+def _check_posterior_values(path: Path, table: pd.DataFrame) -> None:
+    if len(table) == 0:
+        raise ValueError(f"{path}: no particles")
+    names = [c for c in table.columns if c not in META_COLUMNS]
+    if not names:
+        raise ValueError(f"{path}: no parameter columns")
+    for name in names:
+        if name not in CALIBRATABLE:
+            raise ValueError(
+                f"{path}: column {name!r}: not a parameter cartelsim calibrates "
+                f"({', '.join(CALIBRATABLE)})"
+            )
+    forms = table["incapacitation_form"].astype(str)
+    bad = ~forms.isin(FORMS)
+    if bad.any():
+        row = int(np.flatnonzero(bad.to_numpy())[0])
+        raise ValueError(
+            f"{path}: column incapacitation_form, row {row}: must be one of "
+            f"{', '.join(FORMS)} (got {forms.iloc[row]!r})"
+        )
+    for column, low, high in (("weight", 0.0, np.inf), ("model_probability", 0.0, 1.0)):
+        _check_column(path, table, column, np.zeros(len(table)) + low, np.zeros(len(table)) + high)
+    for form in forms.unique():
+        rows = table[forms == form]
+        if rows.weight.sum() <= 0:
+            raise ValueError(f"{path}: column weight: every weight of model {form} is 0")
+        if rows.model_probability.nunique() != 1:
+            raise ValueError(
+                f"{path}: column model_probability: differs between rows of model {form}"
+            )
+    if table.groupby(forms).model_probability.first().sum() <= 0:
+        raise ValueError(f"{path}: column model_probability: every model's probability is 0")
+    for name in names:
+        low = np.array([bounds_of(name, f)[0] for f in forms])
+        high = np.array([bounds_of(name, f)[1] for f in forms])
+        _check_column(path, table, name, low, high)
+
+
+def _check_column(path: Path, table: pd.DataFrame, column: str, low, high) -> None:
+    try:
+        values = pd.to_numeric(table[column]).to_numpy(dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"{path}: column {column}: not numbers") from None
+    with np.errstate(invalid="ignore"):
+        bad = ~np.isfinite(values) | (values < low) | (values > high)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise ValueError(
+            f"{path}: column {column}, row {row}: "
+            f"must be {integrity.describe_range(float(low[row]), float(high[row]))} "
+            f"(got {values[row]!r})"
+        )

@@ -17,10 +17,10 @@ import tomllib
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
+from cartelsim import budget
 from cartelsim.analysis import draws
-from cartelsim.analysis.calibrate import posterior_sample, quantiles
+from cartelsim.analysis.calibrate import posterior_sample, quantiles, read_posterior
 from cartelsim.datasets import PACKAGE_DATA
 from cartelsim.scenario import (
     MergeEvent,
@@ -30,6 +30,7 @@ from cartelsim.scenario import (
     TruceEvent,
     load_scenario,
     read_source,
+    start_from_chain,
     validate,
 )
 
@@ -93,14 +94,10 @@ def _revalidate(base: Scenario, update: dict, label: str) -> Scenario:
 
 def posterior_draws(folder: str | Path, runs: int, seed: int) -> list[tuple[str, dict]]:
     """`runs` draws from a calibration folder's model-averaged posterior, grouped by model."""
-    path = Path(folder) / "posterior.parquet"
-    try:
-        table = pd.read_parquet(path)
-    except (OSError, ValueError) as exc:
-        raise ValueError(f"{path}: not a readable posterior table ({exc})") from None
-    missing = {"incapacitation_form", "model_probability", "weight"} - set(table.columns)
-    if missing:
-        raise ValueError(f"{path}: not a cartelsim posterior (no {sorted(missing)[0]} column)")
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ValueError(f"--posterior {folder}: not a folder (give a calibrate --out folder)")
+    table = read_posterior(folder / "posterior.parquet")  # checksums and ranges
     return posterior_sample(table, runs, seed)
 
 
@@ -119,7 +116,16 @@ def compare(
         base = load_scenario(base)
     if not policies:
         raise ValueError("--policy: give at least one policy")
-    start = start or base.simulation.start
+    label = f"{base.name}.toml"
+    first, end = base.simulation.start, base.simulation.end()
+    if start is not None and not first <= start < end:
+        raise ValueError(f"--from {start}: must be inside {label}'s simulation, {first} to {end}")
+    start = start or first
+    bases = start_from_chain(base)
+    n = runs or (
+        DEFAULT_RUNS if posterior is not None or base.simulation.mode != "deterministic" else 1
+    )
+    budget.draws_estimate(base, bases[0] if bases else None).check(n, "--runs")
     if posterior is not None:
         sample = posterior_draws(posterior, runs or DEFAULT_RUNS, seed)
     else:
@@ -128,6 +134,7 @@ def compare(
     outcomes = {"base": _outcomes(base, sample, seed, data_dir)}
     for name in policies:
         scenario = policy_scenario(base, name, start)
+        start_from_chain(scenario)
         outcomes[name] = _outcomes(scenario, sample, seed, data_dir)
     result = {
         "base": base.name,

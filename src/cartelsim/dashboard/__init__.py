@@ -10,9 +10,53 @@ page), `assets` (the page's front-end files).
 
 from __future__ import annotations
 
+import errno
+import ipaddress
 import os
+import socket
 import sys
 from pathlib import Path
+
+
+def check_address(host: str, port: int) -> None:
+    """Refuse, with one line, an address the server could not listen on: a port outside
+    1-65535, a host that is not an address (256.1.1.1) or not this machine's, a port in use
+    or reserved. Tried by binding a socket, then closing it, so the answer is the system's."""
+    if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
+        raise ValueError(f"--port {port}: must be between 1 and 65535")
+    text = str(host).strip()
+    looks_numeric = text.replace(".", "").isdigit() or ":" in text
+    if looks_numeric:
+        try:
+            ipaddress.ip_address(text.strip("[]"))
+        except ValueError:
+            raise ValueError(f"--host {host}: not a valid IP address") from None
+    try:
+        infos = socket.getaddrinfo(text.strip("[]"), port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError, ValueError) as exc:
+        why = getattr(exc, "strerror", None) or str(exc)
+        raise ValueError(
+            f"--host {host}: not an address this machine can resolve ({why})"
+        ) from None
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise ValueError(
+                    f"--port {port}: already in use on {host}; choose another --port"
+                ) from None
+            if exc.errno == errno.EADDRNOTAVAIL:
+                raise ValueError(f"--host {host}: not an address of this machine") from None
+            if exc.errno == errno.EACCES:
+                raise ValueError(
+                    f"--port {port}: not allowed here (ports below 1024 need privileges)"
+                ) from None
+            raise ValueError(
+                f"--host {host} --port {port}: cannot listen ({exc.strerror})"
+            ) from None
 
 
 def serve(
@@ -32,6 +76,7 @@ def serve(
     from cartelsim.dashboard.posteriors import Posteriors
     from cartelsim.runner import run
 
+    check_address(host, port)
     if scenario_dir is not None and not Path(scenario_dir).is_dir():
         raise ValueError(f"--scenarios: {scenario_dir}: not a folder")
     if posterior_dir is not None and not Path(posterior_dir).is_dir():
