@@ -187,10 +187,6 @@ def test_region_tables_that_are_not_text(tmp_path):
         assert_clean(status, err, ok=False)
 
 
-@pytest.mark.xfail(
-    reason="agents/regions.py reads with encoding='utf-8' (owned elsewhere; fix: 'utf-8-sig')",
-    strict=False,
-)
 def test_region_table_saved_by_excel_with_a_bom(tmp_path):
     """Valid input: Excel's "CSV UTF-8" starts with a byte-order mark."""
     path = tmp_path / "excel.csv"

@@ -13,6 +13,7 @@ in CSR form (`indptr`, `indices` of positions), symmetric.
 from __future__ import annotations
 
 import csv
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,7 +64,11 @@ def load_regions(spec: str) -> Regions:
     path = Path(spec)
     if not path.is_file():
         raise RegionError(f"{spec}: (file): no such region table (or use 'states')")
-    return _parse(path.read_text(encoding="utf-8"), path.name)
+    try:  # utf-8-sig: a table saved by Excel starts with a byte-order mark
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise RegionError(f"{path.name}: (file): not UTF-8 text ({exc.reason})") from None
+    return _parse(text, path.name)
 
 
 def _parse(text: str, label: str) -> Regions:
@@ -107,16 +112,27 @@ def _parse(text: str, label: str) -> Regions:
     indices = np.array([b for _, b in ordered], dtype=np.int64)
     grid = None
     if all(r.get("grid_row") and r.get("grid_col") for r in rows):
-        grid = np.array([[int(r["grid_row"]), int(r["grid_col"])] for r in rows])
+        grid = np.array(
+            [
+                [_number(r, "grid_row", label, k, int), _number(r, "grid_col", label, k, int)]
+                for k, r in enumerate(rows)
+            ]
+        )
     abbr = [r["abbr"] for r in rows] if all(r.get("abbr") for r in rows) else None
     names = [r["name"] for r in rows]
     return Regions(ids, names, population, crossings, indptr, indices, grid, label, abbr)
 
 
 def _number(row: dict, column: str, label: str, k: int, kind):
+    """A cell as a finite, non-negative number of `kind`, or a one-line error naming it."""
     try:
-        return kind(row[column])
+        value = kind(row[column])
     except (TypeError, ValueError):
         raise RegionError(
             f"{label}: row {k + 2}: {column}: not a number (got {row[column]!r})"
         ) from None
+    if not math.isfinite(value) or value < 0:
+        raise RegionError(
+            f"{label}: row {k + 2}: {column}: must be a finite number >= 0 (got {row[column]!r})"
+        )
+    return value

@@ -16,7 +16,13 @@ import numpy as np
 from cartelsim import observe
 from cartelsim.aggregate import simulate
 from cartelsim.plan import WEEKS_PER_YEAR, Plan, make_plan
-from cartelsim.scenario import PARAMETER_NAMES, Scenario, ScenarioError, load_scenario
+from cartelsim.scenario import (
+    PARAMETER_NAMES,
+    Scenario,
+    ScenarioError,
+    load_scenario,
+    start_from_chain,
+)
 from cartelsim.trajectories import Trajectories
 
 #: Defaults for the observation shares when a scenario does not give them.
@@ -44,6 +50,7 @@ def simulate_draws(
         scenario = with_form(scenario, form)
     initial = None
     if scenario.simulation.start_from is not None:
+        start_from_chain(scenario)  # a missing base or a cycle: one line, before any run
         base = load_scenario(scenario.simulation.start_from)
         if form is not None:
             base = with_form(base, form)

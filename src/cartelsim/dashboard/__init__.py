@@ -4,8 +4,9 @@ Solara (the framework Mesa's visualization uses) runs the page's Python on the s
 engine is called in-process, so an aggregate run updates the page without a round trip
 through files. Modules: `catalog` (which scenarios a page may pick), `levers` (policy levers
 to scenario content), `posteriors` (calibration posteriors a run may draw its parameters
-from), `views` (numbers shown, from the tidy table), `figures` (matplotlib), `app` (the
-page), `assets` (the page's front-end files).
+from), `views` (numbers shown, from the tidy table), `figures` (Vega-Lite specs from
+report/charts.py, drawn in the browser by `vega.py`), `app` (the page), `assets` (the
+page's front-end files).
 """
 
 from __future__ import annotations
