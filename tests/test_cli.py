@@ -101,3 +101,46 @@ def test_bad_arguments_exit_2(args):
     )
     assert result.returncode == 2
     assert "must be" in result.stderr
+
+
+def test_version_and_help_with_examples(capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(["--version"])
+    assert stop.value.code == 0 and capsys.readouterr().out.startswith("cartelsim 0.")
+    for command in ("run", "compare", "calibrate", "sensitivity", "serve", "fit", "scenarios"):
+        with pytest.raises(SystemExit):
+            main([command, "--help"])
+        text = capsys.readouterr().out
+        assert "examples:" in text and f"cartelsim {command}" in text, command
+
+
+def test_identical_runs_are_refused_and_stochastic_runs_differ(capsys, tmp_path):
+    """--runs N on a deterministic scenario would give N identical runs: refused, saying what
+    to do; --mode stochastic gives runs that differ."""
+    assert main(["run", "mexico-2006-2012", "--runs", "3", "--out", str(tmp_path / "d")]) == 2
+    assert "add --mode stochastic" in capsys.readouterr().err
+    assert not (tmp_path / "d").exists()
+    args = ["run", "mexico-2006-2012", "--runs", "3", "--mode", "stochastic", "--json"]
+    summary = _json_run(capsys, *args[1:-1], "--out", str(tmp_path / "s"))
+    assert summary["final_q05"]["members_total"] < summary["final_q95"]["members_total"]
+    assert summary["provenance"]["scenario"]["simulation"]["mode"] == "stochastic"
+
+
+def test_compare_names_what_its_intervals_span_and_lists_policies(capsys, tmp_path):
+    base = ["compare", "mexico-2006-2012", "--json"]
+    assert main([*base, "--policy", "halve-recruitmnt", "--out", str(tmp_path / "a")]) == 2
+    err = capsys.readouterr().err
+    assert "did you mean 'halve-recruitment'" in err and "troop-surge" in err
+    five = [*base, "--policy", "troop-surge", "--runs", "5", "--out", str(tmp_path / "b")]
+    assert main(five) == 2
+    assert "add --mode stochastic or --posterior" in capsys.readouterr().err
+    one = [*base, "--policy", "troop-surge", "--out", str(tmp_path / "c"), "--from", "2008-01-01"]
+    assert main(one) == 0
+    out = capsys.readouterr()
+    assert "is now --start" in out.err
+    assert json.loads(out.out)["interval"].startswith("nothing: one deterministic run")
+    noisy = [*base, "--policy", "troop-surge", "--mode", "stochastic", "--runs", "8"]
+    assert main([*noisy, "--start", "2008-01-01", "--out", str(tmp_path / "d")]) == 0
+    assert json.loads(capsys.readouterr().out)["interval"] == (
+        "8 stochastic runs at the scenario's parameter values"
+    )

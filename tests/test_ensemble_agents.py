@@ -58,10 +58,10 @@ def test_a_killed_agent_ensemble_resumes_to_the_same_result(tmp_path, monkeypatc
     # A part from another engine, or of other runs, is not used: the aggregate engine's
     # unfinished ensemble in the same folder is refused, not assembled into agent results.
     interrupt_after(monkeypatch, 2)
-    args = ["run", "mexico-2006-2012", "--runs", RUNS, "--chunk", "1"]
+    args = ["run", "mexico-2006-2012", "--runs", RUNS, "--chunk", "1", "--mode", "stochastic"]
     assert main([*args, "--out", str(tmp_path / "mixed")]) == 130
     monkeypatch.undo()
-    assert run_cli(tmp_path / "mixed", "--resume") == 2
+    assert run_cli(tmp_path / "mixed", "--resume", "--mode", "stochastic") == 2
     assert "engine: the unfinished ensemble has 'aggregate', this run 'agents'" in (
         capsys.readouterr().err
     )

@@ -405,10 +405,10 @@ def test_fix_values_are_checked(tmp_path, fix):
     "date", ["2006-11-30", "2013-01-05", "2030-01-01", "1900-01-01", "2010-02-30", "yesterday"]
 )
 def test_compare_dates_outside_the_scenario(tmp_path, date):
-    args = ["compare", "mexico-2006-2012", "--policy", "halve-recruitment", "--from", date]
+    args = ["compare", "mexico-2006-2012", "--policy", "halve-recruitment", "--start", date]
     status, _, err = cli(*args, "--out", tmp_path / "o")
     assert_clean(status, err, ok=False)
-    assert "--from" in err
+    assert "--start" in err
     assert not (tmp_path / "o").exists()
 
 

@@ -236,7 +236,7 @@ def test_force_replaces_another_commands_result_whole(results_of_each_kind, tmp_
 
 # --- family 4: writing a result on a full disk or past a file-size limit --------------------
 
-RUN10 = ["run", "mexico-2006-2012", "--runs", "10", "--chunk", "1"]
+RUN10 = ["run", "mexico-2006-2012", "--runs", "10", "--chunk", "1", "--mode", "stochastic"]
 
 
 def test_file_size_limit_while_replacing_a_result_keeps_it_whole(tmp_path):

@@ -26,6 +26,7 @@ import cartelsim
 from cartelsim import datasets, outputs
 from cartelsim.invariants import InvariantError
 from cartelsim.scenario import BOUNDS, ScenarioError, builtin_descriptions, range_problem
+from cartelsim.version import VERSION
 
 #: Errors reported as one line each (InvariantError: a model bug, explained, not a traceback).
 USER_ERRORS = (
@@ -77,101 +78,236 @@ def main(argv: list[str] | None = None) -> int:
         return INTERNAL
 
 
+#: Examples shown under each command's --help.
+EXAMPLES = {
+    "scenarios": "  cartelsim scenarios",
+    "run": """  cartelsim run mexico-2006-2012                      one deterministic run, report
+  cartelsim run mexico-2006-2012 --json               the summary JSON on stdout
+  cartelsim run pc2023 --mode stochastic --runs 200 --seed 7 --workers 2
+  cartelsim run mexico-2006-2012 --engine agents --scale 0.1 --out results/agents
+  cartelsim run --from results/pc2023/summary.json --out results/again   rerun a result""",
+    "fit": "  cartelsim fit mexico-2006-2012 --param conflict_lethality --param state_kill_rate",
+    "calibrate": """  cartelsim calibrate pc2023 --out runs/abc --workers 2
+  cartelsim calibrate pc2023 --out runs/abc-s10 --fix cartel_share=0.1 --seed 1""",
+    "compare": """  cartelsim compare pc2023-status-quo --policy halve-recruitment
+  cartelsim compare pc2023-status-quo --policy intel-sharing --mode stochastic --runs 200
+  cartelsim compare pc2023-status-quo --policy halve-recruitment --posterior runs/abc
+  cartelsim compare mexico-2006-2012 --policy truce:SIN+GOL --start 2009-01-01""",
+    "sensitivity": "  cartelsim sensitivity pc2023 --samples 512 --seed 1",
+    "serve": """  cartelsim serve                                     http://127.0.0.1:8765/
+  cartelsim serve --port 8800 --scenarios my-scenarios/ --posteriors runs/""",
+    "data": "  cartelsim data fetch pc2023",
+}
+DATA_DIR_HELP = (
+    "a folder holding the PC2023 files (default: $CARTELSIM_DATA_DIR, else the copy shipped "
+    "with cartelsim), e.g. --data-dir ~/pc2023"
+)
+MODE_HELP = (
+    "override the scenario's simulation.mode: deterministic (the ODE: every run the same) or "
+    "stochastic (Poisson recruits, binomial exits: runs differ), e.g. --mode stochastic"
+)
+
+
+def _command(sub, name: str, help: str):
+    """A subcommand whose --help ends with examples."""
+    return sub.add_parser(
+        name,
+        help=help,
+        description=help[0].upper() + help[1:] + ".",
+        epilog="examples:\n" + EXAMPLES[name],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="cartelsim", description="Simulate organized-crime conflict."
+        prog="cartelsim",
+        description="Simulate organized-crime conflict. `cartelsim COMMAND --help` shows each "
+        "command's options with examples.",
     )
+    parser.add_argument("--version", action="version", version=f"cartelsim {VERSION}")
     sub = parser.add_subparsers(required=True, metavar="COMMAND")
 
-    p = sub.add_parser("scenarios", help="list the built-in scenarios")
+    p = _command(sub, "scenarios", "list the built-in scenarios, one line each")
     p.set_defaults(command=_scenarios)
 
-    p = sub.add_parser("run", help="run a scenario; write results, summary and report")
-    p.add_argument("scenario", nargs="?", help="built-in scenario name or path to a TOML file")
-    p.add_argument("--runs", type=_positive_int, default=None, help="runs (default 1)")
-    p.add_argument("--seed", type=_seed, default=None, help="seed (default 0)")
-    p.add_argument("--out", type=Path, default=None, help="folder (default results/NAME)")
-    p.add_argument("--data-dir", default=None, help="local folder with downloaded datasets")
+    p = _command(sub, "run", "run a scenario; write results, summary and report")
+    p.add_argument(
+        "scenario", nargs="?", help="a built-in name (see `cartelsim scenarios`) or a TOML file"
+    )
+    p.add_argument(
+        "--runs", type=_positive_int, default=None,
+        help="runs (default 1); several runs need --mode stochastic (or a stochastic "
+        "scenario): deterministic runs are all the same, e.g. --runs 200",
+    )  # fmt: skip
+    p.add_argument("--seed", type=_seed, default=None, help="seed (default 0), e.g. --seed 7")
+    p.add_argument("--mode", choices=MODES, default=None, help=MODE_HELP)
+    p.add_argument(
+        "--out", type=Path, default=None,
+        help="output folder (default results/NAME), e.g. --out runs/mine",
+    )  # fmt: skip
+    p.add_argument("--data-dir", default=None, help=DATA_DIR_HELP)
     p.add_argument("--json", action="store_true", help="print the summary JSON on stdout")
-    p.add_argument("--force", action="store_true", help="replace a finished result")
-    p.add_argument("--workers", type=_workers, default=1, help="local processes")
-    p.add_argument("--scheduler", default=None, help="Dask scheduler, tcp://HOST:PORT")
-    p.add_argument("--resume", action="store_true", help="finish an interrupted ensemble")
-    p.add_argument("--engine", choices=["aggregate", "agents"], default="aggregate")
-    p.add_argument("--scale", type=_scale, default=None, help="agents: share of people (1)")
-    p.add_argument("--regions", default=None, help="agents: 'states' or a region CSV")
-    p.add_argument("--chunk", type=_positive_int, default=None, help="runs per saved part")
+    p.add_argument("--force", action="store_true", help="replace a finished result in --out")
+    p.add_argument(
+        "--workers", type=_workers, default=1, help="local processes (default 1), e.g. --workers 2"
+    )
+    p.add_argument(
+        "--scheduler", default=None, help="a Dask scheduler instead, e.g. tcp://10.0.0.5:8786"
+    )
+    p.add_argument("--resume", action="store_true", help="finish an interrupted ensemble in --out")
+    p.add_argument(
+        "--engine", choices=["aggregate", "agents"], default="aggregate",
+        help="aggregate (groups, weekly; default) or agents (every member, soldier and official "
+        "an agent, daily, on a map), e.g. --engine agents",
+    )  # fmt: skip
+    p.add_argument(
+        "--scale", type=_scale, default=None,
+        help="agents: share of the people simulated (default 1: 1:1), e.g. --scale 0.1",
+    )  # fmt: skip
+    p.add_argument(
+        "--regions", default=None,
+        help="agents: 'states' (default) or a region CSV, e.g. --regions my-regions.csv",
+    )  # fmt: skip
+    p.add_argument(
+        "--chunk", type=_positive_int, default=None,
+        help="runs per saved part (default: the engine's: 64 aggregate, 1 agents), e.g. --chunk 16",
+    )  # fmt: skip
     p.add_argument(
         "--from",
         dest="from_summary",
         type=Path,
         default=None,
-        help="rerun the scenario, runs and seed recorded in a summary.json",
+        help="rerun the scenario, runs, seed and engine recorded in a summary.json, "
+        "e.g. --from results/pc2023/summary.json",
     )
     p.set_defaults(command=_run)
 
-    p = sub.add_parser("fit", help="least-squares fit of parameters to a scenario's data")
-    p.add_argument("scenario")
-    p.add_argument("--param", action="append", required=True, help="parameter to fit")
-    p.add_argument("--data-dir", default=None)
-    p.add_argument("--json", action="store_true")
+    p = _command(sub, "fit", "least-squares fit of parameters to a scenario's data")
+    p.add_argument("scenario", help="a built-in name or a TOML file with fitted series")
+    p.add_argument(
+        "--param", action="append", required=True,
+        help="a parameter to fit (repeat for several), e.g. --param conflict_lethality",
+    )  # fmt: skip
+    p.add_argument("--data-dir", default=None, help=DATA_DIR_HELP)
+    p.add_argument("--json", action="store_true", help="print the fit as JSON on stdout")
     p.set_defaults(command=_fit)
 
-    p = sub.add_parser("calibrate", help="ABC-SMC calibration (pyabc); resumes in --out")
-    p.add_argument("scenario", help="built-in scenario name or path to a TOML file")
-    p.add_argument("--populations", type=_bounded(1, 100), default=None, help="total wanted")
-    p.add_argument("--particles", type=_bounded(2, 100_000), default=None)
-    p.add_argument("--workers", type=_workers, default=1, help="local processes")
-    p.add_argument("--scheduler", default=None, help="Dask scheduler, tcp://HOST:PORT")
-    p.add_argument("--data-dir", default=None, help="local folder with downloaded datasets")
-    p.add_argument("--fix", action="append", default=[], help="NAME=VALUE: not free")
-    p.add_argument("--seed", type=_seed, default=0)
-    p.add_argument("--out", type=Path, required=True, help="folder for abc.db and results")
+    p = _command(sub, "calibrate", "ABC-SMC calibration (pyabc); resumes in --out")
+    p.add_argument("scenario", help="a built-in name or a TOML file with a [calibration] section")
+    p.add_argument(
+        "--populations", type=_bounded(1, 100), default=None,
+        help="populations wanted in all, counting those already in --out, e.g. --populations 15",
+    )  # fmt: skip
+    p.add_argument(
+        "--particles", type=_bounded(2, 100_000), default=None,
+        help="particles per population (default: the scenario's), e.g. --particles 400",
+    )  # fmt: skip
+    p.add_argument(
+        "--workers", type=_workers, default=1, help="local processes (default 1), e.g. --workers 2"
+    )
+    p.add_argument(
+        "--scheduler", default=None, help="a Dask scheduler instead, e.g. tcp://10.0.0.5:8786"
+    )
+    p.add_argument("--data-dir", default=None, help=DATA_DIR_HELP)
+    p.add_argument(
+        "--fix", action="append", default=[],
+        help="NAME=VALUE: hold a free parameter fixed, e.g. --fix cartel_share=0.1",
+    )  # fmt: skip
+    p.add_argument("--seed", type=_seed, default=0, help="seed (default 0), e.g. --seed 1")
+    p.add_argument(
+        "--out", type=Path, required=True,
+        help="folder for abc.db, the posterior, summary and report, e.g. --out runs/abc",
+    )  # fmt: skip
     p.add_argument("--json", action="store_true", help="print the summary JSON on stdout")
     p.add_argument("--force", action="store_true", help="replace another command's result")
     p.set_defaults(command=_calibrate)
 
-    p = sub.add_parser("compare", help="policies against a base, over parameter draws")
-    p.add_argument("scenario", help="the base scenario")
-    p.add_argument("--policy", action="append", required=True, help="policy name or scenario")
-    p.add_argument("--posterior", default=None, help="a calibrate --out folder")
-    p.add_argument("--runs", type=_positive_int, default=None, help="parameter draws")
-    p.add_argument("--seed", type=_seed, default=0)
-    p.add_argument("--from", dest="start", default=None, help="policy start date YYYY-MM-DD")
-    p.add_argument("--data-dir", default=None, help="local folder with downloaded datasets")
-    p.add_argument("--out", type=Path, default=None, help="folder (default results/compare-NAME)")
+    p = _command(sub, "compare", "policies against a base, paired over parameter draws")
+    p.add_argument("scenario", help="the base scenario: a built-in name or a TOML file")
+    p.add_argument(
+        "--policy", action="append", required=True,
+        help="a built-in policy (halve-recruitment, double-incapacitation, "
+        "halve-recruitment+double-incapacitation, troop-surge, intel-sharing), merger:A+B, "
+        "truce:A+B, or a scenario that extends the base; repeat for several, "
+        "e.g. --policy troop-surge",
+    )  # fmt: skip
+    p.add_argument(
+        "--posterior", default=None, help="a `calibrate --out` folder, e.g. --posterior runs/abc"
+    )
+    p.add_argument(
+        "--runs", type=_positive_int, default=None,
+        help="draws (default 200 with a posterior or in stochastic mode, else 1), e.g. --runs 400",
+    )  # fmt: skip
+    p.add_argument("--seed", type=_seed, default=0, help="seed (default 0), e.g. --seed 7")
+    p.add_argument("--mode", choices=MODES, default=None, help=MODE_HELP)
+    p.add_argument(
+        "--start", default=None,
+        help="the date the policies start (default: the scenario's start), e.g. 2009-01-01",
+    )  # fmt: skip
+    p.add_argument("--from", dest="start_old", default=None, help=argparse.SUPPRESS)
+    p.add_argument("--data-dir", default=None, help=DATA_DIR_HELP)
+    p.add_argument(
+        "--out", type=Path, default=None,
+        help="output folder (default results/compare-NAME), e.g. --out runs/cmp",
+    )  # fmt: skip
     p.add_argument("--json", action="store_true", help="print the comparison JSON on stdout")
     p.add_argument("--force", action="store_true", help="replace a result in --out")
     p.set_defaults(command=_compare)
 
-    p = sub.add_parser("sensitivity", help="Sobol indices over the calibration priors (SALib)")
-    p.add_argument("scenario")
-    p.add_argument("--samples", type=_samples, default=256, help="base samples, power of 2")
-    p.add_argument("--seed", type=_seed, default=0)
-    p.add_argument("--data-dir", default=None, help="local folder with downloaded datasets")
-    p.add_argument("--out", type=Path, default=None, help="folder (default results/sobol-NAME)")
+    p = _command(sub, "sensitivity", "Sobol indices over the calibration priors (SALib)")
+    p.add_argument("scenario", help="a built-in name or a TOML file with a [calibration] section")
+    p.add_argument(
+        "--samples", type=_samples, default=256,
+        help="base samples, a power of 2 (default 256; 64 or more for usable intervals), "
+        "e.g. --samples 512",
+    )  # fmt: skip
+    p.add_argument("--seed", type=_seed, default=0, help="seed (default 0), e.g. --seed 1")
+    p.add_argument("--data-dir", default=None, help=DATA_DIR_HELP)
+    p.add_argument(
+        "--out", type=Path, default=None,
+        help="output folder (default results/sobol-NAME), e.g. --out runs/sobol",
+    )  # fmt: skip
     p.add_argument("--json", action="store_true", help="print the indices JSON on stdout")
     p.add_argument("--force", action="store_true", help="replace a result in --out")
     p.set_defaults(command=_sensitivity)
 
-    p = sub.add_parser("serve", help="the dashboard: explore scenarios in the browser")
-    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    p.add_argument("--port", type=_bounded(1, 65535), default=8765)
-    p.add_argument("--scenarios", type=Path, default=None, help="folder of scenario files")
-    p.add_argument("--data-dir", default=None, help="local folder with downloaded datasets")
+    p = _command(sub, "serve", "the dashboard: explore scenarios in the browser")
+    p.add_argument(
+        "--host", default="127.0.0.1",
+        help="address to bind (default 127.0.0.1: this machine only), e.g. --host 0.0.0.0",
+    )  # fmt: skip
+    p.add_argument(
+        "--port", type=_bounded(1, 65535), default=8765, help="port (default 8765), e.g. 8800"
+    )
+    p.add_argument(
+        "--scenarios", type=Path, default=None,
+        help="a folder of scenario files to offer beside the built-ins, e.g. my-scenarios/",
+    )  # fmt: skip
+    p.add_argument("--data-dir", default=None, help=DATA_DIR_HELP)
     p.add_argument(
         "--posteriors",
         type=Path,
         default=None,
-        help="folder whose subfolders are `cartelsim calibrate` outputs (default: none)",
+        help="a folder whose subfolders are `cartelsim calibrate` outputs (default: none), "
+        "e.g. --posteriors runs/",
     )
     p.set_defaults(command=_serve)
 
-    p = sub.add_parser("data", help="datasets")
+    p = _command(sub, "data", "datasets: download and check")
     data_sub = p.add_subparsers(required=True, metavar="ACTION")
-    f = data_sub.add_parser("fetch", help="download and verify a dataset")
-    f.add_argument("dataset", choices=["pc2023"])
-    f.add_argument("--data-dir", default=None, help="verify this folder instead")
+    f = data_sub.add_parser(
+        "fetch",
+        help="download a dataset from its deposit and check its MD5s",
+        epilog="examples:\n"
+        + EXAMPLES["data"]
+        + "\n  cartelsim data fetch pc2023 --data-dir ~/pc2023",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    f.add_argument("dataset", choices=["pc2023"], help="pc2023: the PC2023 authors' files")
+    f.add_argument(
+        "--data-dir", default=None, help="check this folder instead of downloading, e.g. ~/pc2023"
+    )
     f.set_defaults(command=_fetch)
     return parser
 
@@ -269,8 +405,17 @@ def _run(args) -> int:
     elif args.scenario is None:
         raise ValueError("run: give a scenario (a built-in name or a TOML file) or --from")
     else:
-        scenario = load_scenario(args.scenario)
+        scenario = with_mode(load_scenario(args.scenario), args.mode)
         runs, seed = args.runs or 1, args.seed or 0
+        if runs > 1 and engine == "aggregate" and scenario.simulation.mode == "deterministic":
+            budget.check_run(scenario, runs, engine, {})  # a size refusal comes first
+            raise ValueError(
+                f"--runs {runs}: {scenario.name} is deterministic, so its {runs} runs would "
+                "all be the same; add --mode stochastic for runs that differ, or use "
+                "`cartelsim compare --posterior` for parameter uncertainty"
+            )
+    if args.from_summary is not None and args.mode is not None:
+        raise ValueError("--mode: not with --from (the summary records the mode)")
     out = args.out if args.out is not None else outputs.default_folder(scenario.name)
     with tqdm(total=runs, desc=scenario.name, unit="run", delay=1.0, file=sys.stderr) as bar:
         results, paths = ensemble.run_ensemble(
@@ -305,6 +450,18 @@ def _run(args) -> int:
         print(f"summary: {paths['summary']}")
     print(f"report: {paths['report'].resolve()}", file=sys.stderr if args.json else sys.stdout)
     return 0
+
+
+#: The two simulation modes (scenario.simulation.mode).
+MODES = ("deterministic", "stochastic")
+
+
+def with_mode(scenario, mode: str | None):
+    """The scenario with simulation.mode set to `mode` (None: as it is)."""
+    if mode is None or scenario.simulation.mode == mode:
+        return scenario
+    simulation = scenario.simulation.model_copy(update={"mode": mode})
+    return scenario.model_copy(update={"simulation": simulation})
 
 
 def _given(options: dict) -> dict:
@@ -390,13 +547,16 @@ def _compare(args) -> int:
     from cartelsim.report import figures
     from cartelsim.scenario import load_scenario
 
-    start = None
+    start, flag = None, "--start"
+    if args.start_old is not None:
+        print("cartelsim: note: compare --from DATE is now --start DATE", file=sys.stderr)
+        args.start, flag = args.start or args.start_old, "--from"
     if args.start is not None:
         try:
             start = dt.date.fromisoformat(args.start)
         except ValueError:
-            raise ValueError(f"--from: expected a date YYYY-MM-DD (got {args.start!r})") from None
-    base = load_scenario(args.scenario)
+            raise ValueError(f"{flag}: expected a date YYYY-MM-DD (got {args.start!r})") from None
+    base = with_mode(load_scenario(args.scenario), args.mode)
     out = args.out if args.out is not None else outputs.default_folder(base.name, "compare-")
     stale = outputs.check_folder(out, "compare", force=args.force)  # before the work
     result = compare.compare(
@@ -407,6 +567,7 @@ def _compare(args) -> int:
         seed=args.seed,
         data_dir=args.data_dir,
         start=start,
+        mode=args.mode,
     )
     with outputs.publish(out, stale) as staging:
         (staging / "compare.json").write_text(json.dumps(result, indent=2), encoding="utf-8")

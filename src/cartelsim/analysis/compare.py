@@ -13,6 +13,7 @@ comparison date, or any scenario (built-in name or TOML path) that `extends` the
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import tomllib
 from pathlib import Path
 
@@ -28,6 +29,7 @@ from cartelsim.scenario import (
     Scenario,
     ScenarioError,
     TruceEvent,
+    builtin_names,
     load_scenario,
     read_source,
     start_from_chain,
@@ -58,6 +60,12 @@ def policy_scenario(base: Scenario, name: str, start: dt.date) -> Scenario:
     if name in builtin:
         new = [Policy(date=start, **change) for change in builtin[name]["changes"]]
         return _revalidate(base, {"policies": [*base.policies, *new]}, name)
+    known = f"built-in policies: {', '.join(builtin)}, merger:A+B, truce:A+B"
+    if name not in builtin_names() and not Path(name).is_file():
+        close = difflib.get_close_matches(name, list(builtin), n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise ValueError(f"--policy {name}: unknown policy; {hint}{known}; or a TOML scenario "
+                         f"that extends {base.name}")  # fmt: skip
     variant = load_scenario(name)
     if base.name not in _ancestors(name):
         raise ValueError(
@@ -109,23 +117,36 @@ def compare(
     seed: int = 0,
     data_dir: str | Path | None = None,
     start: dt.date | None = None,
+    mode: str | None = None,
 ) -> dict:
     """Members and deaths per week at the horizon under the base and every policy, and each
-    policy's paired change against the base (median and 90 % interval over the draws)."""
+    policy's paired change against the base (median and 90 % interval over the draws).
+
+    `mode` overrides simulation.mode of the base and of every policy scenario. The result's
+    `interval` says what the intervals span: posterior draws, stochastic runs, both, or
+    nothing (one deterministic run: the interval is a point). Several deterministic runs
+    without a posterior would all be the same, so they are refused."""
     if not isinstance(base, Scenario):
         base = load_scenario(base)
+    base = _with_mode(base, mode)
     if not policies:
         raise ValueError("--policy: give at least one policy")
     label = f"{base.name}.toml"
     first, end = base.simulation.start, base.simulation.end()
     if start is not None and not first <= start < end:
-        raise ValueError(f"--from {start}: must be inside {label}'s simulation, {first} to {end}")
+        raise ValueError(f"--start {start}: must be inside {label}'s simulation, {first} to {end}")
     start = start or first
     bases = start_from_chain(base)
     n = runs or (
         DEFAULT_RUNS if posterior is not None or base.simulation.mode != "deterministic" else 1
     )
     budget.draws_estimate(base, bases[0] if bases else None).check(n, "--runs")
+    stochastic = base.simulation.mode == "stochastic"
+    if posterior is None and not stochastic and n > 1:
+        raise ValueError(
+            f"--runs {n}: {base.name} is deterministic and no --posterior is given, so the {n} "
+            "runs would all be the same; add --mode stochastic or --posterior DIR"
+        )
     if posterior is not None:
         sample = posterior_draws(posterior, runs or DEFAULT_RUNS, seed)
     else:
@@ -133,7 +154,7 @@ def compare(
         sample = [(None, {"cartel_share": np.full(n, base.observation.cartel_share.value)})]
     outcomes = {"base": _outcomes(base, sample, seed, data_dir)}
     for name in policies:
-        scenario = policy_scenario(base, name, start)
+        scenario = _with_mode(policy_scenario(base, name, start), mode)
         start_from_chain(scenario)
         outcomes[name] = _outcomes(scenario, sample, seed, data_dir)
     result = {
@@ -141,6 +162,9 @@ def compare(
         "horizon": _horizon(base).isoformat(),
         "runs": len(outcomes["base"]["members_total"]),
         "posterior": str(posterior) if posterior is not None else None,
+        "interval": _spans(
+            posterior is not None, stochastic, len(outcomes["base"]["members_total"])
+        ),
         "policies": {},
     }
     reference = outcomes["base"]
@@ -154,6 +178,24 @@ def compare(
             },
         }
     return result
+
+
+def _with_mode(scenario: Scenario, mode: str | None) -> Scenario:
+    if mode is None or scenario.simulation.mode == mode:
+        return scenario
+    simulation = scenario.simulation.model_copy(update={"mode": mode})
+    return scenario.model_copy(update={"simulation": simulation})
+
+
+def _spans(posterior: bool, stochastic: bool, runs: int) -> str:
+    """What a 90 % interval of the result spans, in words."""
+    if posterior and stochastic:
+        return f"{runs} posterior draws, each with its own stochastic run"
+    if posterior:
+        return f"{runs} posterior draws (deterministic runs)"
+    if stochastic:
+        return f"{runs} stochastic runs at the scenario's parameter values"
+    return "nothing: one deterministic run at the scenario's parameter values (no uncertainty)"
 
 
 def _outcomes(scenario, sample, seed, data_dir) -> dict[str, np.ndarray]:
@@ -195,6 +237,7 @@ def table(result: dict) -> str:
             f"{name:<42} {p['members_total']['median']:>17,.0f} {_pct(cm):>24} "
             f"{p['deaths_per_week']['median']:>10,.1f} {_pct(cd):>24}"
         )
+    lines.append(f"90 % intervals span: {result['interval']}")
     return "\n".join(lines)
 
 

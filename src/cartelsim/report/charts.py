@@ -560,7 +560,7 @@ def interval_chart(
 
 def compare_chart(result: dict) -> dict:
     """Each policy's change against the base: median and interval, members and deaths."""
-    span = result.get("interval_label", "90 % interval")
+    span = f"90 % interval: {result['interval']}" if "interval" in result else "90 % interval"
     panels = []
     for key, what in (("members_total", "members"), ("deaths_per_week", "deaths per week")):
         rows = []
