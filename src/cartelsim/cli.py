@@ -174,6 +174,13 @@ def _parser() -> argparse.ArgumentParser:
         help="runs per saved part (default: the engine's: 64 aggregate, 1 agents), e.g. --chunk 16",
     )  # fmt: skip
     p.add_argument(
+        "--format",
+        choices=["parquet", "netcdf"],
+        default="parquet",
+        help="parquet (default), or netcdf: results.nc as well (xarray, h5netcdf), "
+        "e.g. --format netcdf",
+    )
+    p.add_argument(
         "--from",
         dest="from_summary",
         type=Path,
@@ -430,7 +437,7 @@ def _run(args) -> int:
             chunk=args.chunk,
             data_dir=args.data_dir,
             progress=bar.update,
-            write_report=write_report,
+            write_report=_with_netcdf(write_report) if args.format == "netcdf" else write_report,
             engine=engine,
             **_given(options),
         )
@@ -448,6 +455,8 @@ def _run(args) -> int:
         print(f"  deaths per week at the end: {final['deaths_per_week']:,.1f}")
         print(f"results: {paths['results']}")
         print(f"summary: {paths['summary']}")
+        if args.format == "netcdf":
+            print(f"netcdf: {Path(out) / 'results.nc'}")
     print(f"report: {paths['report'].resolve()}", file=sys.stderr if args.json else sys.stdout)
     return 0
 
@@ -462,6 +471,18 @@ def with_mode(scenario, mode: str | None):
         return scenario
     simulation = scenario.simulation.model_copy(update={"mode": mode})
     return scenario.model_copy(update={"simulation": simulation})
+
+
+def _with_netcdf(write_report):
+    """write_report that also writes results.nc beside the report: run_ensemble calls it in
+    the staging folder of outputs.publish, so results.nc is published with results.parquet
+    and summary.json, whole or not at all."""
+
+    def write(results, path: Path) -> Path:
+        results.to_xarray().to_netcdf(Path(path).parent / "results.nc", engine="h5netcdf")
+        return write_report(results, path)
+
+    return write
 
 
 def _given(options: dict) -> dict:

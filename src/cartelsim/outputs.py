@@ -49,7 +49,7 @@ class ResultExistsError(FileExistsError, OutputError):
 #: are both run's and calibrate's: a folder holding any of calibrate's own files is a
 #: calibration, else a run.
 FILES = {
-    "run": ("results.parquet", "summary.json", "report.html", "parts"),
+    "run": ("results.parquet", "results.nc", "summary.json", "report.html", "parts"),
     "calibrate": ("abc.db", "calibration.json", "posterior.parquet", "summary.json", "report.html"),
     "compare": ("compare.json", "compare.txt", "compare.png"),
     "sensitivity": ("sobol.csv", "sobol.json", "sobol.png"),

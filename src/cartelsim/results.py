@@ -120,6 +120,13 @@ class Results:
             table[column] = table[column].astype("category")
         return table
 
+    def to_xarray(self):
+        """The results as an xarray.Dataset (run x date x group x region) with the
+        provenance as attributes; see results_xarray.py. Imports xarray when called."""
+        from cartelsim.results_xarray import to_xarray
+
+        return to_xarray(self, NATIONAL)
+
     def summary(self) -> dict:
         """The JSON summary (see README): final state, yearly totals, observed vs simulated.
 
