@@ -12,10 +12,10 @@ import pandas as pd
 import pytest
 import xarray as xr
 
-from cartelsim import runner
+from cartelsim import cli, runner
 from cartelsim.cli import main
 from cartelsim.results import NATIONAL, read_results
-from cartelsim.scenario import PARAMETER_NAMES
+from cartelsim.scenario import PARAMETER_NAMES, load_scenario
 
 AGENT_SCENARIO = "mexico-2006-2012"
 
@@ -125,13 +125,14 @@ def test_agents_dims_and_regional_values(agents):
 
 def test_cli_netcdf_reads_back_equal(tmp_path, capsys):
     out = tmp_path / "o"
-    args = ["run", "mexico-2006-2012", "--runs", "2", "--format", "netcdf"]
+    args = ["run", "mexico-2006-2012", "--runs", "2", "--mode", "stochastic", "--format", "netcdf"]
     assert main([*args, "--out", str(out)]) == 0
     capsys.readouterr()
     assert {"results.parquet", "results.nc", "summary.json", "report.html"} <= {
         p.name for p in out.iterdir()
     }
-    expected = runner.run("mexico-2006-2012", runs=2, seed=0).to_xarray()
+    scenario = cli.with_mode(load_scenario("mexico-2006-2012"), "stochastic")
+    expected = runner.run(scenario, runs=2, seed=0).to_xarray()
     with xr.open_dataset(out / "results.nc", engine="h5netcdf") as ds:
         xr.testing.assert_identical(ds.load(), expected)
     table = read_results(out / "results.parquet")
