@@ -144,3 +144,19 @@ def test_compare_names_what_its_intervals_span_and_lists_policies(capsys, tmp_pa
     assert json.loads(capsys.readouterr().out)["interval"] == (
         "8 stochastic runs at the scenario's parameter values"
     )
+
+
+def test_default_folders_never_collide(capsys, tmp_path, monkeypatch):
+    """Without --out, a second run of a scenario (and each engine) gets its own folder and
+    says where, so the README's commands can follow `make demo` as written."""
+    monkeypatch.chdir(tmp_path)
+    assert main(["run", "mexico-2006-2012"]) == 0
+    capsys.readouterr()
+    assert main(["run", "mexico-2006-2012", "--json"]) == 0
+    err = capsys.readouterr().err
+    assert "holds a finished result; writing to results/mexico-2006-2012-2" in err
+    agents = ["run", "mexico-2006-2012", "--engine", "agents", "--scale", "0.02"]
+    assert main(agents) == 0
+    assert (tmp_path / "results" / "mexico-2006-2012-agents" / "summary.json").exists()
+    assert main(["run", "mexico-2006-2012", "--force"]) == 0  # --force: the first folder again
+    assert not (tmp_path / "results" / "mexico-2006-2012-3").exists()

@@ -423,7 +423,7 @@ def _run(args) -> int:
             )
     if args.from_summary is not None and args.mode is not None:
         raise ValueError("--mode: not with --from (the summary records the mode)")
-    out = args.out if args.out is not None else outputs.default_folder(scenario.name)
+    out = args.out if args.out is not None else _default_run_folder(scenario.name, engine, args)
     with tqdm(total=runs, desc=scenario.name, unit="run", delay=1.0, file=sys.stderr) as bar:
         results, paths = ensemble.run_ensemble(
             scenario,
@@ -459,6 +459,22 @@ def _run(args) -> int:
             print(f"netcdf: {Path(out) / 'results.nc'}")
     print(f"report: {paths['report'].resolve()}", file=sys.stderr if args.json else sys.stdout)
     return 0
+
+
+def _default_run_folder(name: str, engine: str, args) -> Path:
+    """results/NAME (results/NAME-agents for the agent engine); when that holds a finished
+    result and neither --force nor --resume is given, the first free results/NAME-2, -3, ...,
+    said on stderr: so the README's commands can follow each other without --out."""
+    base = outputs.default_folder(f"{name}-agents" if engine == "agents" else name)
+    out, k = base, 1
+    if args.force or args.resume:
+        return out
+    while (out / "summary.json").exists() and not (out / "parts").exists():
+        k += 1
+        out = base.with_name(f"{base.name}-{k}")
+    if out != base:
+        print(f"cartelsim: note: {base} holds a finished result; writing to {out}", file=sys.stderr)
+    return out
 
 
 #: The two simulation modes (scenario.simulation.mode).
