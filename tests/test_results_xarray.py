@@ -12,10 +12,10 @@ import pandas as pd
 import pytest
 import xarray as xr
 
-from cartelsim import cli, runner
+from cartelsim import runner
 from cartelsim.cli import main
 from cartelsim.results import NATIONAL, read_results
-from cartelsim.scenario import PARAMETER_NAMES, load_scenario
+from cartelsim.scenario import PARAMETER_NAMES, load_scenario, with_mode
 
 AGENT_SCENARIO = "mexico-2006-2012"
 
@@ -131,7 +131,7 @@ def test_cli_netcdf_reads_back_equal(tmp_path, capsys):
     assert {"results.parquet", "results.nc", "summary.json", "report.html"} <= {
         p.name for p in out.iterdir()
     }
-    scenario = cli.with_mode(load_scenario("mexico-2006-2012"), "stochastic")
+    scenario = with_mode(load_scenario("mexico-2006-2012"), "stochastic")
     expected = runner.run(scenario, runs=2, seed=0).to_xarray()
     with xr.open_dataset(out / "results.nc", engine="h5netcdf") as ds:
         xr.testing.assert_identical(ds.load(), expected)

@@ -25,7 +25,13 @@ from tqdm import tqdm
 import cartelsim
 from cartelsim import datasets, outputs
 from cartelsim.invariants import InvariantError
-from cartelsim.scenario import BOUNDS, ScenarioError, builtin_descriptions, range_problem
+from cartelsim.scenario import (
+    BOUNDS,
+    ScenarioError,
+    builtin_descriptions,
+    range_problem,
+    with_mode,
+)
 from cartelsim.version import VERSION
 
 #: Errors reported as one line each (InvariantError: a model bug, explained, not a traceback).
@@ -479,14 +485,6 @@ def _default_run_folder(name: str, engine: str, args) -> Path:
 
 #: The two simulation modes (scenario.simulation.mode).
 MODES = ("deterministic", "stochastic")
-
-
-def with_mode(scenario, mode: str | None):
-    """The scenario with simulation.mode set to `mode` (None: as it is)."""
-    if mode is None or scenario.simulation.mode == mode:
-        return scenario
-    simulation = scenario.simulation.model_copy(update={"mode": mode})
-    return scenario.model_copy(update={"simulation": simulation})
 
 
 def _with_netcdf(write_report):

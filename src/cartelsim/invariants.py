@@ -40,10 +40,7 @@ def check(plan: Plan, traj: Trajectories, first_run: int = 0) -> None:
 def check_values(plan: Plan, traj: Trajectories, first_run: int = 0) -> None:
     """Every stock and flow is finite and not negative (both engines)."""
     members, flows = traj.members, traj.flows  # (weeks + 1, groups, runs), (weeks, F, runs)
-    dates = plan.dates()
-
-    def where(week: int, run: int) -> str:
-        return f"week {week} ({dates[week].isoformat()}), run {first_run + run}"
+    where = _where(plan, first_run)
 
     # Two passes over the stocks, no temporary arrays: min and max are NaN if any value is,
     # and +-inf if any value is. The element is looked for only when something is wrong.
@@ -83,10 +80,7 @@ def check_balance(plan: Plan, traj: Trajectories, first_run: int = 0) -> None:
     """The national change in members over each week equals the recorded flows (the
     aggregate engine; the agent engine checks its own accounting, which has releases)."""
     members, flows = traj.members, traj.flows
-    dates = plan.dates()
-
-    def where(week: int, run: int) -> str:
-        return f"week {week} ({dates[week].isoformat()}), run {first_run + run}"
+    where = _where(plan, first_run)
 
     totals = members.sum(axis=1)  # (weeks + 1, runs)
     net = flows[:, 0] - flows[:, 1:].sum(axis=1)  # (weeks, runs)
@@ -100,6 +94,12 @@ def check_balance(plan: Plan, traj: Trajectories, first_run: int = 0) -> None:
             f"members changed by {totals[t + 1, r] - totals[t, r]:.6g}, flows account for "
             f"{net[t, r] + _added(plan)[t]:.6g}; this is a model bug"
         )
+
+
+def _where(plan: Plan, first_run: int):
+    """How messages name a week and a run: "week 3 (2010-01-22), run 7"."""
+    dates = plan.dates()
+    return lambda week, run: f"week {week} ({dates[week].isoformat()}), run {first_run + run}"
 
 
 def _added(plan: Plan) -> np.ndarray:

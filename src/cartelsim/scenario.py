@@ -613,6 +613,15 @@ class _FieldError(ValueError):
         self.reason = reason
 
 
+def with_mode(scenario: Scenario, mode: str | None) -> Scenario:
+    """The scenario with simulation.mode set to `mode` (None: as it is): the `--mode` of
+    run and compare."""
+    if mode is None or scenario.simulation.mode == mode:
+        return scenario
+    simulation = scenario.simulation.model_copy(update={"mode": mode})
+    return scenario.model_copy(update={"simulation": simulation})
+
+
 # --- loading -----------------------------------------------------------------------------
 
 

@@ -34,6 +34,7 @@ from cartelsim.scenario import (
     read_source,
     start_from_chain,
     validate,
+    with_mode,
 )
 
 #: Runs used when no posterior is given and the scenario is deterministic: one is exact.
@@ -128,7 +129,7 @@ def compare(
     without a posterior would all be the same, so they are refused."""
     if not isinstance(base, Scenario):
         base = load_scenario(base)
-    base = _with_mode(base, mode)
+    base = with_mode(base, mode)
     if not policies:
         raise ValueError("--policy: give at least one policy")
     label = f"{base.name}.toml"
@@ -154,7 +155,7 @@ def compare(
         sample = [(None, {"cartel_share": np.full(n, base.observation.cartel_share.value)})]
     outcomes = {"base": _outcomes(base, sample, seed, data_dir)}
     for name in policies:
-        scenario = _with_mode(policy_scenario(base, name, start), mode)
+        scenario = with_mode(policy_scenario(base, name, start), mode)
         start_from_chain(scenario)
         outcomes[name] = _outcomes(scenario, sample, seed, data_dir)
     result = {
@@ -178,13 +179,6 @@ def compare(
             },
         }
     return result
-
-
-def _with_mode(scenario: Scenario, mode: str | None) -> Scenario:
-    if mode is None or scenario.simulation.mode == mode:
-        return scenario
-    simulation = scenario.simulation.model_copy(update={"mode": mode})
-    return scenario.model_copy(update={"simulation": simulation})
 
 
 def _spans(posterior: bool, stochastic: bool, runs: int) -> str:
