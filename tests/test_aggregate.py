@@ -13,7 +13,9 @@ from cartelsim.plan import make_plan
 from cartelsim.runner import run
 from cartelsim.scenario import (
     CONFLICT_LETHALITY,
+    DEPLOYMENT_DISRUPTION,
     INCAPACITATION,
+    LEADER_REMOVAL_EFFECT,
     PARAMETER_NAMES,
     RECRUITMENT_RATE,
     SATURATION,
@@ -403,9 +405,13 @@ def _flows_by_formula(plan, week, state, params):
     epoch = [e for e in plan.epochs if e.start <= week][-1]
     p = params * plan.multipliers[week][:, None]
     force = plan.forces[week]
-    boost = epoch.boost
-    K = (epoch.inv_alliance * boost)[:, None] * boost[None, :] * (epoch.excess + 1.0)
-    np.fill_diagonal(K, 0.0)
+    # per run: b_i = 1 + leader_removal_effect * L_i, theta' = theta (1 + delta z)
+    boost = 1.0 + epoch.removal[:, None] * p[LEADER_REMOVAL_EFFECT][None, :]  # (n, runs)
+    K = (epoch.inv_alliance[:, None, None] * boost[:, None, :]) * boost[None, :, :]
+    K = K * (epoch.excess + 1.0)[:, :, None]
+    K[np.arange(len(K)), np.arange(len(K))] = 0.0
+    conflict = np.einsum("ijr,jr->ir", K, state)
+    lethality = p[CONFLICT_LETHALITY] * (1.0 + p[DEPLOYMENT_DISRUPTION])
     N = state.sum(axis=0)
     share = np.divide(state, N, out=np.zeros_like(state), where=N > 0)
     incapacitated = p[INCAPACITATION] * (share if plan.fixed_count else state)
@@ -415,7 +421,7 @@ def _flows_by_formula(plan, week, state, params):
             p[RECRUITMENT_RATE] * g * state,
             incapacitated + p[STATE_ARREST_RATE] * force * state,
             p[STATE_KILL_RATE] * force * state,
-            p[CONFLICT_LETHALITY] * state * (K @ state),
+            lethality * state * conflict,
             p[SATURATION] * state**2,
         ],
         axis=-1,

@@ -218,12 +218,13 @@ def _common(plan: Plan) -> tuple:
 
 
 def _network_arrays(plan: Plan) -> tuple:
-    """Epochs as flat arrays: week each starts, 1/(A+1), boosts and E in CSR form."""
+    """Epochs as flat arrays: week each starts, 1/(A+1), leader-removal exposure and E in
+    CSR form."""
     n = plan.n_groups
     starts = np.array([e.start for e in plan.epochs], dtype=np.int64)
     epoch_of_week = np.searchsorted(starts, np.arange(plan.weeks), side="right") - 1
     inv_alliance = np.array([e.inv_alliance for e in plan.epochs])
-    boost = np.array([e.boost for e in plan.epochs])
+    removal = np.array([e.removal for e in plan.epochs])
     indptr = np.zeros((len(plan.epochs), n + 1), dtype=np.int64)
     indices, data = [], []
     for k, epoch in enumerate(plan.epochs):
@@ -235,7 +236,7 @@ def _network_arrays(plan: Plan) -> tuple:
     return (
         epoch_of_week.astype(np.int64),
         inv_alliance,
-        boost,
+        removal,
         indptr,
         np.array(indices, dtype=np.int64),
         np.array(data, dtype=float),

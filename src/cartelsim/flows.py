@@ -7,10 +7,17 @@ deployed forces that week:
     recruits         x_i * rho g_i
     incapacitated    x_i * (eta / N  or  mu,  + a F)      fixed_count or per_member
     state kills      x_i * k F
-    conflict deaths  x_i * theta c_i      c_i = sum_j K_ij x_j, network epoch in force
+    conflict deaths  x_i * theta' c_i     c_i = sum_j K_ij x_j, network epoch in force
     saturation       x_i * omega x_i
 
-    dx_i/dt = x_i (rho g_i - (eta / N or mu) - (a + k) F - omega x_i - theta c_i)
+    dx_i/dt = x_i (rho g_i - (eta / N or mu) - (a + k) F - omega x_i - theta' c_i)
+
+with theta' = theta (1 + delta z): z the forces added in the last `disruption_weeks` (per
+10,000; the plan puts delta z in the deployment_disruption column of its multipliers), so
+delta = 0 is militarization as suppression only and delta > 0 as disruption too. In K, a
+group whose leader was removed has boost_i = 1 + e L_i (L_i the events' violence_boost in
+force, e = leader_removal_effect per run): each pair's rate is multiplied by both boosts,
+so a removal raises the removed group's fights once.
 
 `derivative` is the only code that evaluates them. The integrators (integrators.py: dopri5,
 rk4, euler) call it at every stage; the stochastic mode calls it every week and asks it
@@ -41,7 +48,9 @@ import numba
 
 from cartelsim.scenario import (
     CONFLICT_LETHALITY,
+    DEPLOYMENT_DISRUPTION,
     INCAPACITATION,
+    LEADER_REMOVAL_EFFECT,
     RECRUITMENT_RATE,
     SATURATION,
     STATE_ARREST_RATE,
@@ -49,7 +58,7 @@ from cartelsim.scenario import (
 )
 
 #: Rows of the per-run scratch array `derivative` needs: np.empty((WORK_ROWS, runs)).
-WORK_ROWS = 8
+WORK_ROWS = 9
 
 
 @numba.njit(cache=True, error_model="numpy", boundscheck=False)
@@ -65,7 +74,7 @@ def in_force(params, mult, week, eff):
 
 @numba.njit(cache=True, error_model="numpy", boundscheck=False)
 def derivative(
-    state, out, n, eff, fixed_count, force, g, inv_a, boost, indptr, indices, data, work,
+    state, out, n, eff, fixed_count, force, g, inv_a, removal, indptr, indices, data, work,
     weight, by_group,
 ):  # fmt: skip
     """The right-hand side for a block of runs in `state` (rows 0..n-1: the groups' members,
@@ -78,10 +87,12 @@ def derivative(
 
     The plan at that time: eff (P, runs) the parameters in force (`in_force`), fixed_count
     the incapacitation form, force the deployed forces, g (groups,) the recruitment
-    multipliers, and the network epoch in force: inv_a = 1 / (A_i + 1), boost, and the
-    excess rivalry E in CSR form (indptr of the epoch, indices, data). The conflict sum
-    is c_i = sum_j K_ij x_j = inv_a_i boost_i (sum_j E_ij boost_j x_j + Y - boost_i x_i),
-    Y = sum_j boost_j x_j (plan.Epoch).
+    multipliers, and the network epoch in force: inv_a = 1 / (A_i + 1), removal L (the
+    leader removals' violence_boost in force per group), and the excess rivalry E in CSR
+    form (indptr of the epoch, indices, data). With b_j = 1 + e L_j per run, the conflict
+    sum is c_i = sum_j K_ij x_j = inv_a_i b_i (sum_j E_ij b_j x_j + Y - b_i x_i),
+    Y = sum_j b_j x_j (plan.Epoch). Groups with L_j = 0 (all of them, mostly) take the
+    plain loops, so a scenario without removals computes exactly what it did before.
 
     by_group: None, or a (5, groups, runs) array that gets each group's five flows per week
     (FLOWS order): the expected values the stochastic mode draws around, for its block of
@@ -89,31 +100,38 @@ def derivative(
     work: (WORK_ROWS, runs) scratch.
     """
     runs = state.shape[1]
-    N, Y, G, Q, loss, conflict, T, incap = (
-        work[0], work[1], work[2], work[3], work[4], work[5], work[6], work[7],
+    N, Y, G, Q, loss, conflict, T, incap, lethal = (
+        work[0], work[1], work[2], work[3], work[4], work[5], work[6], work[7], work[8],
     )  # fmt: skip
-    rec, lethal, sat = eff[RECRUITMENT_RATE], eff[CONFLICT_LETHALITY], eff[SATURATION]
+    rec, sat, effect = eff[RECRUITMENT_RATE], eff[SATURATION], eff[LEADER_REMOVAL_EFFECT]
     incap_rate, arrest, kill = eff[INCAPACITATION], eff[STATE_ARREST_RATE], eff[STATE_KILL_RATE]
-    _sums(state, n, boost, g, N, Y, G, Q)
+    theta, disruption = eff[CONFLICT_LETHALITY], eff[DEPLOYMENT_DISRUPTION]
+    _sums(state, n, removal, g, N, Y, G, Q)  # Y = sum_j L_j x_j here
     for r in range(runs):
         incap[r], loss[r] = _common_exits(incap_rate[r], arrest[r], kill[r], N[r], fixed_count,
                                           force)  # fmt: skip
         conflict[r] = 0.0
+        lethal[r] = theta[r] * (1.0 + disruption[r])
+        Y[r] = N[r] + effect[r] * Y[r]  # sum_j b_j x_j
     for i in range(n):
-        bi, gi = boost[i], g[i]
-        lethality = inv_a[i] * bi
+        Li, gi = removal[i], g[i]
         xs, xd = state[i], out[i]
-        # T = sum_j E_ij boost_j x_j
+        # T = sum_j E_ij b_j x_j
         for r in range(runs):
             T[r] = 0.0
         for k in range(indptr[i], indptr[i + 1]):
-            wj, xj = data[k] * boost[indices[k]], state[indices[k]]
-            for r in range(runs):
-                T[r] += wj * xj[r]
+            wj, Lj, xj = data[k], removal[indices[k]], state[indices[k]]
+            if Lj == 0.0:
+                for r in range(runs):
+                    T[r] += wj * xj[r]
+            else:
+                for r in range(runs):
+                    T[r] += wj * (1.0 + effect[r] * Lj) * xj[r]
         for r in range(runs):
             x = xs[r]
+            bi = 1.0 + effect[r] * Li
             recruiting, fighting, crowding, c = _group_rates(
-                x, T[r] + Y[r], bi, gi, lethality, rec[r], lethal[r], sat[r]
+                x, T[r] + Y[r], bi, gi, inv_a[i] * bi, rec[r], lethal[r], sat[r]
             )
             conflict[r] += x * c
             xd[r] = x * (recruiting - loss[r] - crowding - fighting)
@@ -165,7 +183,8 @@ def _group_flows(by_group, i, r, x, recruiting, incap, arrest, kill, force, figh
 
 @numba.njit(cache=True, error_model="numpy", boundscheck=False)
 def _sums(X, n, boost, g, N, Y, G, Q):
-    """Per-run sums over the first n rows (the groups): N = sum X, Y = sum boost X,
+    """Per-run sums over the first n rows (the groups): N = sum X, Y = sum boost X (boost:
+    any per-group weight; `derivative` passes the leader-removal exposure L),
     G = sum g X, Q = sum X^2.
 
     Four groups per pass: each per-run sum is then loaded and stored once per four groups

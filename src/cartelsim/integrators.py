@@ -28,7 +28,7 @@ from cartelsim.trajectories import FLOWS
 @numba.njit(cache=True, error_model="numpy", boundscheck=False)
 def weekly(
     X0, rk4, params, fixed_count, mult, forces, g, transfers,
-    epoch_of_week, inv_a, boost, indptr, indices, data, states, national, members, flows,
+    epoch_of_week, inv_a, removal, indptr, indices, data, states, national, members, flows,
 ):  # fmt: skip
     """Integrate a block of runs with a fixed weekly step (RK4 or Euler); fill members, flows.
 
@@ -67,7 +67,7 @@ def weekly(
         src = X
         for s in range(stages):
             w = weights[s]
-            derivative(src, k, n, eff, fixed_count, forces[week], g, inv_a[e], boost[e],
+            derivative(src, k, n, eff, fixed_count, forces[week], g, inv_a[e], removal[e],
                        indptr[e], indices, data, work, w, None)  # fmt: skip
             last = s == stages - 1
             _stage_update(X, k, acc, states[after] if last else z, n, s, last, w,
@@ -140,7 +140,7 @@ _DP_D = np.array(
 @numba.njit(cache=True, error_model="numpy", boundscheck=False)
 def dopri5(
     X0, params, fixed_count, mult, forces, g, transfers,
-    epoch_of_week, inv_a, boost, indptr, indices, data,
+    epoch_of_week, inv_a, removal, indptr, indices, data,
     boundaries, max_step, tolerance, national, members, flows, lo, error,
 ):  # fmt: skip
     """Integrate a block of runs with Dormand-Prince 5(4) steps of whole weeks; fill
@@ -190,7 +190,7 @@ def dopri5(
         in_force(params, mult, t, eff)
         for i in range(n, rows):
             y[i] = 0.0  # flows are integrated from the start of the step
-        derivative(y, k[0], n, eff, fixed_count, force, g, inv_a[e], boost[e], indptr[e],
+        derivative(y, k[0], n, eff, fixed_count, force, g, inv_a[e], removal[e], indptr[e],
                    indices, data, work, 1.0, None)  # fmt: skip
         for s in range(1, 7):
             for i in range(rows):
@@ -203,7 +203,7 @@ def dopri5(
                         kj = k[j, i]
                         for r in range(runs):
                             zi[r] += c * kj[r]
-            derivative(z, k[s], n, eff, fixed_count, force, g, inv_a[e], boost[e],
+            derivative(z, k[s], n, eff, fixed_count, force, g, inv_a[e], removal[e],
                        indptr[e], indices, data, work, 1.0, None)  # fmt: skip
         # z is now the state at the end of the step (the last stage's input) and k[6] its
         # derivative. Error estimate, dense output and weekly values, row by row.
@@ -298,7 +298,7 @@ def _dense_flows(flows, t, h, f, lo, total, coef):
 @numba.njit(cache=True, error_model="numpy", boundscheck=False)
 def stochastic(
     X0, zipf_initial, seeds, params, fixed_count, mult, forces, g, transfers,
-    epoch_of_week, inv_a, boost, indptr, indices, data, national, members, flows,
+    epoch_of_week, inv_a, removal, indptr, indices, data, national, members, flows,
 ):  # fmt: skip
     """Simulate a block of runs, each from its own random stream (xoshiro256+ seeded with
     seeds[r], column r of S); with national, members[:, 0] gets the total over the groups
@@ -330,7 +330,7 @@ def stochastic(
         record(X, n, national, members[week], 0)
         e = epoch_of_week[week]
         in_force(params, mult, week, eff)
-        derivative(X, out, n, eff, fixed_count, forces[week], g, inv_a[e], boost[e],
+        derivative(X, out, n, eff, fixed_count, forces[week], g, inv_a[e], removal[e],
                    indptr[e], indices, data, work, 1.0, expected)  # fmt: skip
         week_flows[:] = 0.0
         for i in range(n):

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from cartelsim import datasets
-from cartelsim.scenario import PARAMETER_NAMES, Scenario, ScenarioError
+from cartelsim.scenario import DEPLOYMENT_DISRUPTION, PARAMETER_NAMES, Scenario, ScenarioError
 
 WEEKS_PER_YEAR = 52
 #: Deployed forces enter the rates per 10,000 personnel, so rates stay readable numbers.
@@ -43,15 +43,19 @@ def date_of(year: float) -> dt.date:
 class Epoch:
     """The conflict network during weeks [start, next epoch's start).
 
-    K_ij = boost_i * boost_j * (W_ij + 1) / (A_i + 1), K_ii = 0, with truce pairs at 0. The
+    K_ij = boost_i * boost_j * (W_ij + 1) / (A_i + 1), K_ii = 0, with truce pairs at 0
+    (the aggregate engine: boost_i = 1 + leader_removal_effect * removal_i). The
     engine never forms K: it uses the sparse `excess` E = W (or -1 for truce pairs) and
     sum_j K_ij y_j = inv_alliance_i * boost_i * ((E y)_i + sum(y) - y_i), y = boost * C.
     """
 
     start: int
     inv_alliance: np.ndarray  # (n,) 1 / (A_i + 1)
-    boost: np.ndarray  # (n,) violence multiplier, 1 = none
+    boost: np.ndarray  # (n,) violence multiplier at each event's own size, 1 = none
     excess: np.ndarray  # (n, n) dense E, small; converted to CSR by the engine
+    #: (n,) L_i: the violence_boost of the leader removals in force, summed; the aggregate
+    #: engine's boost is 1 + leader_removal_effect * L_i (flows.py), per run.
+    removal: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -130,6 +134,7 @@ def make_plan(
     )
     _deployments(plan)
     _policies(plan, label)
+    _disruption(plan)
     epochs, transfers, marks = _network_timeline(plan, rivalry, alliance, initial is not None)
     object.__setattr__(plan, "epochs", epochs)
     object.__setattr__(plan, "transfers", transfers)
@@ -175,6 +180,21 @@ def _deployments(plan: Plan) -> None:
         plan.forces[week:] = (item.troops + item.federal_police) / FORCES_UNIT
 
 
+def _disruption(plan: Plan) -> None:
+    """Put the disruption exposure z into the deployment_disruption column of the
+    multipliers: z at week w is the growth of the deployed forces (per FORCES_UNIT) during
+    the `disruption_weeks` before w, so deployment_disruption * z is the relative rise of
+    conflict lethality (flows.py). Reductions do not count: fewer troops are no disruption
+    in this form. Step-shaped, not decaying, so the exposure changes only where forces do
+    (a few dopri5 step boundaries, not one per week)."""
+    span = max(int(round(plan.scenario.parameters.disruption_weeks.value)), 1)
+    growth = np.maximum(np.diff(plan.forces, prepend=0.0), 0.0)
+    exposure = np.zeros(plan.weeks)
+    for week in np.flatnonzero(growth):
+        exposure[week : week + span] += growth[week]
+    plan.multipliers[:, DEPLOYMENT_DISRUPTION] *= exposure
+
+
 def _policies(plan: Plan, label: str) -> None:
     for i, policy in enumerate(plan.scenario.policies):
         week = max(plan.week_of(policy.date), 0)
@@ -206,6 +226,7 @@ class _NetworkState:
         n = len(active)
         self.truce = np.zeros((n, n), dtype=bool)
         self.boost = np.ones(n)
+        self.removals: list[list[float]] = [[] for _ in range(n)]  # sizes in force
 
     def epoch(self, week: int) -> Epoch:
         both = np.outer(self.active, self.active)
@@ -213,7 +234,8 @@ class _NetworkState:
         excess = np.where(both, self.rivalry, 0.0)
         excess[self.truce] = -1.0
         np.fill_diagonal(excess, 0.0)
-        return Epoch(week, 1.0 / (allied.sum(axis=1) + 1.0), self.boost.copy(), excess)
+        removal = np.array([sum(sizes) for sizes in self.removals])
+        return Epoch(week, 1.0 / (allied.sum(axis=1) + 1.0), self.boost.copy(), excess, removal)
 
 
 def _network_timeline(plan: Plan, rivalry: np.ndarray, alliance: np.ndarray, resumed: bool):
@@ -272,6 +294,7 @@ def _apply(state: _NetworkState, kind: str, e, index: dict[str, int], week: int,
     """Change the network (and queue member transfers) for one dated event."""
     if kind == "boost_end":
         state.boost[index[e.group]] /= 1.0 + e.violence_boost
+        state.removals[index[e.group]].remove(e.violence_boost)
         return
     if kind == "truce_end":
         i, j = index[e.groups[0]], index[e.groups[1]]
@@ -302,6 +325,7 @@ def _apply(state: _NetworkState, kind: str, e, index: dict[str, int], week: int,
             transfers.append((week, ADD, 0, index[e.group], e.members))
     elif e.type == "leader_removed":
         state.boost[index[e.group]] *= 1.0 + e.violence_boost
+        state.removals[index[e.group]].append(e.violence_boost)
     elif e.type in ("rivalry", "alliance"):
         matrix = state.rivalry if e.type == "rivalry" else state.alliance
         i, j = index[e.groups[0]], index[e.groups[1]]

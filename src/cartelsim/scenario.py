@@ -42,6 +42,8 @@ PARAMETER_NAMES = (
     "saturation",
     "state_arrest_rate",
     "state_kill_rate",
+    "deployment_disruption",
+    "leader_removal_effect",
 )
 #: Each parameter's position in PARAMETER_NAMES, Plan.params and Trajectories.params, by
 #: name: code reads params[RECRUITMENT_RATE], never params[0] (plain ints, so Numba kernels
@@ -53,6 +55,8 @@ PARAMETER_NAMES = (
     SATURATION,
     STATE_ARREST_RATE,
     STATE_KILL_RATE,
+    DEPLOYMENT_DISRUPTION,
+    LEADER_REMOVAL_EFFECT,
 ) = range(len(PARAMETER_NAMES))
 #: What a policy may change: a parameter, or the size of the deployed state forces.
 POLICY_TARGETS = (*PARAMETER_NAMES, "state_forces")
@@ -67,6 +71,9 @@ BOUNDS = {
     "saturation": (0.0, 1.0),
     "state_arrest_rate": (0.0, 100.0),  # per member per week per 10,000 deployed
     "state_kill_rate": (0.0, 100.0),
+    "deployment_disruption": (0.0, 100.0),  # relative rise in lethality per 10,000 newly deployed
+    "leader_removal_effect": (0.0, 100.0),  # multiplies each leader removal's violence_boost
+    "disruption_weeks": (1.0, 5200.0),
     "initial_members_total": (0.0, 1e9),
     "cartel_share": (1e-4, 1.0),
     "incarceration_share": (1e-4, 1.0),
@@ -188,11 +195,24 @@ class Parameters(Strict):
     saturation: Param  # omega: exits per member squared per week
     state_arrest_rate: Param = _OFF  # per member per week per 10,000 deployed
     state_kill_rate: Param = _OFF  # per member per week per 10,000 deployed
+    # Militarization as disruption (DESIGN 3.2, issue "One Mexico"): for `disruption_weeks`
+    # after forces grow by dF (per 10,000), conflict lethality is multiplied by
+    # 1 + deployment_disruption * dF. 0 is the suppression-only form.
+    deployment_disruption: Param = _OFF
+    disruption_weeks: Param = Field(default_factory=lambda: _Param(
+        value=52.0, unit="weeks",
+        source="first-year effects of joint operations: Espinosa & Rubin 2015 (The American "
+        "Statistician 69(1)); Merino 2011 (Nexos)", assumption=True))  # fmt: skip
+    # Leader removal: the removed group's conflict rate rises by leader_removal_effect times
+    # the event's violence_boost for its duration_weeks. 0 is the no-effect form.
+    leader_removal_effect: Param = Field(default_factory=lambda: _Param(
+        value=1.0, unit="multiplier of each event's violence_boost",
+        source="default: each leader_removed event's own violence_boost"))  # fmt: skip
     initial_members_total: Param | None = None  # C0, for a network read from a dataset
 
     @model_validator(mode="after")
     def _physical(self) -> Parameters:
-        for name in (*PARAMETER_NAMES, "initial_members_total"):
+        for name in (*PARAMETER_NAMES, "initial_members_total", "disruption_weeks"):
             param = getattr(self, name)
             if param is None:
                 continue
