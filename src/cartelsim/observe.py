@@ -1,14 +1,30 @@
 """From model state to recorded numbers, and the observed series they are compared with.
 
-The model counts members; statistics count bodies. The observation model (DESIGN 3.3):
+The model counts members; statistics count bodies. Every death is counted once, by who
+killed whom (issue "One Mexico"; DESIGN 3.3):
 
-    deaths    = conflict deaths + state kills          (members killed, per week)
-    killings  = deaths / cartel_share                  (all killings the conflict causes)
-    homicides = killings + other homicides             (what INEGI records)
+    member_deaths_by_rivals   members killed by other groups      (the engine's conflict deaths)
+    member_deaths_by_state    members killed by state forces      (the engine's state kills)
+    state_forces_killed       soldiers and police killed by groups = forces_killed_per_state_kill
+                                                                    * member_deaths_by_state
+    civilians_killed          non-members killed by groups         = member_deaths_by_rivals
+                                                                    * (1 - s) / s
+    oc_killings (`killings`)  what the government database counts: executions and clashes
+                              between groups (member_deaths_by_rivals + civilians_killed),
+                              clashes with authorities (member_deaths_by_state) and
+                              aggressions against authorities (state_forces_killed)
+    other_homicides           homicides outside the conflict: other_homicides_per_year at the
+                              start, times other_homicides_yearly_factor per year after
+    homicides                 oc_killings + other_homicides         (what INEGI records)
 
-cartel_share is the fraction of conflict killings whose victims are group members: PC2023
-assume 10 % of homicides plus missing persons. Observed series come from the package's fact
-files (`data/facts/`, every row with its source) or from a downloaded dataset (PC2023).
+One definition of the cartel share s, the same in every scenario: of the people the groups
+kill, apart from state forces, the fraction who are members of a group. In PC2023's world
+(no state forces, no other homicides, all homicides and missing persons attributed to the
+groups) it is their assumption of 10 % of homicides plus missing persons. Nobody killed by
+the state is divided by s: a soldier's kill is one death.
+
+Observed series come from the package's fact files (`data/facts/`, every row with its
+source) or from a downloaded dataset (PC2023).
 """
 
 from __future__ import annotations
@@ -23,7 +39,7 @@ import numpy as np
 
 from cartelsim import datasets, outputs
 from cartelsim.plan import WEEKS_PER_YEAR, Plan
-from cartelsim.scenario import FIRST_DATE, LAST_DATE, ScenarioError
+from cartelsim.scenario import FIRST_DATE, LAST_DATE, OBSERVATION_NAMES, ScenarioError
 from cartelsim.trajectories import FLOWS, Trajectories
 
 #: The largest yearly value a series may hold (killings, homicides, members, arrests).
@@ -44,16 +60,68 @@ class ObservedSeries:
         return " ; ".join(dict.fromkeys(self.sources.values()))
 
 
-def national_weekly(plan: Plan, traj: Trajectories) -> dict[str, np.ndarray]:
-    """National weekly variables, each (weeks, runs): the flows, deaths, killings, homicides,
-    and members_total (the stock at the end of each week)."""
+#: The observation model's quantities a run may have its own value of (calibration and
+#: sensitivity draws); the scenario gives them otherwise (observation.<name>).
+OBSERVATION_PARAMETERS = OBSERVATION_NAMES
+
+
+def observation_values(plan: Plan, runs: int, draws: dict | None = None) -> dict[str, np.ndarray]:
+    """Each observation parameter per run (runs,): the draw's value where `draws` has one,
+    the scenario's otherwise."""
     obs = plan.scenario.observation
+    out = {}
+    for name in OBSERVATION_PARAMETERS:
+        if draws is not None and name in draws:
+            out[name] = np.broadcast_to(np.asarray(draws[name], float), (runs,))
+        else:
+            out[name] = np.full(runs, getattr(obs, name).value)
+    return out
+
+
+def national_weekly(
+    plan: Plan, traj: Trajectories, draws: dict | None = None
+) -> dict[str, np.ndarray]:
+    """National weekly variables, each (weeks, runs): the engine's flows (FLOWS), the deaths
+    by who killed whom, the recorded series (module docstring) and members_total (the stock
+    at the end of each week). `draws` gives per-run observation parameters."""
     out = {name: traj.flows[:, k, :] for k, name in enumerate(FLOWS)}
-    out["deaths"] = out["conflict_deaths"] + out["state_kills"]
-    out["killings"] = out["deaths"] / obs.cartel_share.value
-    out["homicides"] = out["killings"] + obs.other_homicides_per_year.value / WEEKS_PER_YEAR
+    out.update(recorded(plan, out["conflict_deaths"], out["state_kills"], draws))
+    values = observation_values(plan, out["incapacitated"].shape[1], draws)
+    out["incarcerations"] = out["incapacitated"] / values["incarceration_share"]
+    out["recruits_net"] = out["recruits"] - out["saturation"]
     out["members_total"] = traj.members[1:].sum(axis=1)
     return out
+
+
+def recorded(
+    plan: Plan, by_rivals: np.ndarray, by_state: np.ndarray, draws: dict | None = None,
+    population_share: np.ndarray | float = 1.0,
+) -> dict[str, np.ndarray]:  # fmt: skip
+    """The deaths by who killed whom and the recorded series from the members killed by
+    rivals and by the state, (weeks, ..., runs) with runs last. `population_share` spreads
+    the other homicides (the agent engine: each region's share of the population, shaped to
+    broadcast against the arrays)."""
+    values = observation_values(plan, by_rivals.shape[-1], draws)
+    share = values["cartel_share"]
+    civilians = by_rivals * ((1.0 - share) / share)
+    forces = by_state * values["forces_killed_per_state_kill"]
+    group_killings = by_rivals + civilians
+    killings = group_killings + by_state + forces
+    years = plan.week_year()[:-1] - plan.start_year
+    shape = (len(years),) + (1,) * (by_rivals.ndim - 1)
+    growth = values["other_homicides_yearly_factor"] ** years.reshape(shape)
+    other = values["other_homicides_per_year"] / WEEKS_PER_YEAR * growth * population_share
+    return {
+        "member_deaths_by_rivals": by_rivals,
+        "member_deaths_by_state": by_state,
+        "member_deaths": by_rivals + by_state,
+        "state_forces_killed": forces,
+        "civilians_killed": civilians,
+        "group_killings": group_killings,
+        "killings": killings,
+        "other_homicides": other + np.zeros_like(killings),
+        "homicides": killings + other,
+    }
 
 
 #: Which weekly variable a scenario's observed series is compared with.
@@ -61,7 +129,12 @@ VARIABLE_OF = {
     "killings": "killings",
     "homicides": "homicides",
     "incapacitated": "incapacitated",
-    "conflict_deaths": "deaths",
+    "conflict_deaths": "member_deaths_by_rivals",
+    "member_deaths": "member_deaths",
+    "member_deaths_by_state": "member_deaths_by_state",
+    "state_forces_killed": "state_forces_killed",
+    "group_killings": "group_killings",
+    "other_homicides": "other_homicides",
     "members": "members_total",
 }
 STOCKS = {"members_total"}

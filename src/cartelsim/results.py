@@ -33,9 +33,27 @@ NATIONAL = (
     "state_kills",
     "conflict_deaths",
     "saturation",
-    "deaths",
+    "member_deaths",
+    "state_forces_killed",
+    "civilians_killed",
     "killings",
+    "other_homicides",
     "homicides",
+)
+#: The summary's yearly rows: (row key, weekly variable), in order. Each death once, by who
+#: killed whom (observe.py); conflict_deaths means deaths between groups only.
+YEARLY = (
+    ("members_total", "members_total"),
+    ("recruits", "recruits"),
+    ("arrests", "incapacitated"),
+    ("member_deaths_by_rivals", "member_deaths_by_rivals"),
+    ("member_deaths_by_state", "member_deaths_by_state"),
+    ("state_forces_killed", "state_forces_killed"),
+    ("civilians_killed", "civilians_killed"),
+    ("oc_killings", "killings"),
+    ("other_homicides", "other_homicides"),
+    ("homicides", "homicides"),
+    ("conflict_deaths", "member_deaths_by_rivals"),
 )
 
 
@@ -147,7 +165,7 @@ class Results:
         final = {
             "members_total": final_members.sum(axis=0),
             "members_by_group": dict(zip(plan.shorts, final_members, strict=True)),
-            "deaths_per_week": w["deaths"][-1],
+            "deaths_per_week": w["member_deaths"][-1],  # members killed, by rivals or the state
             "recruits_per_week": w["recruits"][-1],
             "incapacitated_per_week": w["incapacitated"][-1],
         }
@@ -173,14 +191,11 @@ class Results:
     def yearly(self) -> list[dict]:
         """Ensemble-mean totals per calendar year (members_total: at the year's end)."""
         plan, w = self.plan, self.weekly
-        named = {"conflict_deaths": "deaths"}
         rows = []
         for year in observe.years(plan):
             row = {"year": year, "weeks": int(observe.window(plan, year).sum())}
-            for key in ("members_total", "conflict_deaths", "recruits", "incapacitated"):
-                variable = named.get(key, key)
+            for key, variable in YEARLY:
                 row[key] = float(observe.window_value(plan, w[variable], variable, year).mean())
-            row["homicides"] = float(observe.window_value(plan, w["homicides"], "", year).mean())
             for series in plan.scenario.observation.series:
                 variable = observe.VARIABLE_OF[series.variable]
                 value = observe.window_value(plan, w[variable], variable, year)

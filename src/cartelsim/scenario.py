@@ -78,7 +78,17 @@ BOUNDS = {
     "cartel_share": (1e-4, 1.0),
     "incarceration_share": (1e-4, 1.0),
     "other_homicides_per_year": (0.0, 1e8),
+    "other_homicides_yearly_factor": (0.5, 2.0),  # other homicides this year / last year
+    "forces_killed_per_state_kill": (0.0, 100.0),
 }
+#: The observation section's parameters (observe.OBSERVATION_PARAMETERS, in that order).
+OBSERVATION_NAMES = (
+    "cartel_share",
+    "other_homicides_per_year",
+    "other_homicides_yearly_factor",
+    "forces_killed_per_state_kill",
+    "incarceration_share",
+)
 #: Upper bound of `incapacitation` as a per-member weekly rate.
 PER_MEMBER_MAX = 10.0
 #: Members of one group, people deployed, and any count a scenario gives.
@@ -117,7 +127,18 @@ def _in_era(day: dt.date) -> dt.date:
 Date = Annotated[dt.date, AfterValidator(_in_era)]
 
 #: Model variables an observed series can be compared with (see observe.py).
-OBSERVABLE_VARIABLES = ("killings", "homicides", "incapacitated", "members", "conflict_deaths")
+OBSERVABLE_VARIABLES = (
+    "killings",
+    "homicides",
+    "incapacitated",
+    "members",
+    "conflict_deaths",
+    "member_deaths",
+    "member_deaths_by_state",
+    "state_forces_killed",
+    "group_killings",
+    "other_homicides",
+)
 
 
 class ScenarioError(ValueError):
@@ -356,19 +377,29 @@ class Series(Strict):
 
 
 class Observation(Strict):
-    """How model deaths become recorded numbers.
+    """How model deaths become recorded numbers (observe.py): each death counted once, by
+    who killed whom.
 
-    recorded conflict killings = member deaths / cartel_share; homicides = those killings +
-    other homicides. PC2023 assume cartel_share = 0.10 of homicides plus missing persons.
+    cartel_share: of the people the groups kill (state forces apart), the fraction who are
+    group members; civilians killed = members killed by rivals * (1 - s) / s. PC2023's 10 %
+    of homicides plus missing persons is this share in their world. Other homicides are
+    other_homicides_per_year at the start, times other_homicides_yearly_factor per year.
     """
 
     cartel_share: Param
     other_homicides_per_year: Param = _OFF
+    other_homicides_yearly_factor: Param = Field(
+        default_factory=lambda: _Param(value=1.0, source="default: constant")
+    )
+    forces_killed_per_state_kill: Param = _OFF
+    incarceration_share: Param = Field(
+        default_factory=lambda: _Param(value=1.0, source="default: every admission a member")
+    )
     series: list[Series] = []
 
     @model_validator(mode="after")
     def _physical(self) -> Observation:
-        for name in ("cartel_share", "other_homicides_per_year"):
+        for name in OBSERVATION_NAMES:
             problem = range_problem(name, getattr(self, name).value)
             if problem is not None:
                 raise _FieldError(f"observation.{name}.value", problem)
@@ -376,9 +407,10 @@ class Observation(Strict):
 
 
 #: Quantities a calibration may leave free, besides the rates in PARAMETER_NAMES: the start
-#: size C0, the cartel share s of recorded killings, and the share of prison admissions that
-#: are group members (needed to compare incapacitations with all-crime incarceration counts).
-CALIBRATION_EXTRAS = ("initial_members_total", "cartel_share", "incarceration_share")
+#: size C0 and the observation model's parameters (observe.py): the cartel share s, other
+#: homicides and their yearly factor, state forces killed per member the state kills, and
+#: the share of prison admissions that are group members.
+CALIBRATION_EXTRAS = ("initial_members_total", *OBSERVATION_NAMES)
 CALIBRATABLE = (*PARAMETER_NAMES, *CALIBRATION_EXTRAS)
 #: What a calibration target compares: the observe.py variables, plus incarcerations
 #: (incapacitated / incarceration_share) and the members of named groups at a date.

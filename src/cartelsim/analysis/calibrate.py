@@ -384,7 +384,7 @@ def summarize(
         "derived": {
             "members_total_end": quantiles(pred["traj"].members[-1].sum(axis=0)),
             "recruits_net_per_week_end": quantiles(weekly["recruits_net"][-1]),
-            "deaths_per_week_end": quantiles(weekly["deaths"][-1]),
+            "deaths_per_week_end": quantiles(weekly["member_deaths"][-1]),
         },
         "epsilon": [float(e) for e in history.get_all_populations().epsilon[1:]],
         "simulations": int(history.total_nr_simulations),

@@ -199,7 +199,7 @@ def _outcomes(scenario, sample, seed, data_dir) -> dict[str, np.ndarray]:
     for form, values in sample:
         plan, traj = draws.simulate_draws(scenario, values, seed, data_dir, form, "national")
         members.append(traj.members[-1].sum(axis=0))
-        deaths.append(draws.observables(plan, traj, values)["deaths"][-1])
+        deaths.append(draws.observables(plan, traj, values)["member_deaths"][-1])
     return {"members_total": np.concatenate(members), "deaths_per_week": np.concatenate(deaths)}
 
 

@@ -15,7 +15,7 @@ import numpy as np
 
 from cartelsim import observe
 from cartelsim.aggregate import simulate
-from cartelsim.plan import WEEKS_PER_YEAR, Plan, make_plan
+from cartelsim.plan import Plan, make_plan
 from cartelsim.scenario import (
     PARAMETER_NAMES,
     Scenario,
@@ -24,10 +24,6 @@ from cartelsim.scenario import (
     start_from_chain,
 )
 from cartelsim.trajectories import Trajectories
-
-#: Defaults for the observation shares when a scenario does not give them.
-DEFAULT_INCARCERATION_SHARE = 1.0
-
 
 def simulate_draws(
     scenario: Scenario,
@@ -87,19 +83,10 @@ def run_inputs(
 def observables(
     plan: Plan, traj: Trajectories, draws: dict[str, np.ndarray]
 ) -> dict[str, np.ndarray]:
-    """National weekly variables (weeks, runs) with each run's observation shares:
-    killings and homicides use its cartel_share, incarcerations its incarceration_share."""
-    weekly = observe.national_weekly(plan, traj)
-    obs = plan.scenario.observation
-    runs = traj.members.shape[2]
-    share = _per_run(draws, "cartel_share", obs.cartel_share.value, runs)
-    prison = _per_run(draws, "incarceration_share", DEFAULT_INCARCERATION_SHARE, runs)
-    other = obs.other_homicides_per_year.value / WEEKS_PER_YEAR
-    weekly["killings"] = weekly["deaths"] / share
-    weekly["homicides"] = weekly["killings"] + other
-    weekly["incarcerations"] = weekly["incapacitated"] / prison
-    weekly["recruits_net"] = weekly["recruits"] - weekly["saturation"]
-    return weekly
+    """National weekly variables (weeks, runs) with each run's observation parameters
+    (observe.national_weekly: cartel share, other homicides, forces killed, incarceration
+    share)."""
+    return observe.national_weekly(plan, traj, draws)
 
 
 def _runs(draws: dict[str, np.ndarray]) -> int:
@@ -107,10 +94,6 @@ def _runs(draws: dict[str, np.ndarray]) -> int:
     if len(lengths) != 1:
         raise ValueError(f"parameter draws must all have the same length (got {sorted(lengths)})")
     return lengths.pop()
-
-
-def _per_run(draws: dict[str, np.ndarray], name: str, default: float, runs: int) -> np.ndarray:
-    return np.asarray(draws[name], float) if name in draws else np.full(runs, default)
 
 
 def with_form(scenario: Scenario, form: str) -> Scenario:

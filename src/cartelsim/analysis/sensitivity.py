@@ -107,9 +107,9 @@ def sensitivity(
     weekly = draws.observables(plan, traj, values)
     outputs = {
         "members_total_end": traj.members[-1].sum(axis=0),
-        "deaths_per_week_end": weekly["deaths"][-1],
+        "deaths_per_week_end": weekly["member_deaths"][-1],
         "recruits_net_per_week_end": weekly["recruits_net"][-1],
-        "deaths_total": weekly["deaths"].sum(axis=0),
+        "deaths_total": weekly["member_deaths"].sum(axis=0),
         "recorded_killings_total": weekly["killings"].sum(axis=0),
     }
     indices = {}

@@ -329,7 +329,8 @@ def _group_lines(plan, members: np.ndarray) -> list[tuple[str, tuple]]:
 
 #: National weekly variables of the flows charts: (variable, title, unit).
 FLOW_PANELS = (
-    ("deaths", "Members killed (in the conflict and by the state)", "members killed per week"),
+    ("member_deaths_by_rivals", "Members killed by other groups", "members killed per week"),
+    ("member_deaths_by_state", "Members killed by state forces", "members killed per week"),
     ("recruits", "Recruits", "recruits per week"),
     ("incapacitated", "Arrests and other incapacitations", "members per week"),
 )
