@@ -162,6 +162,11 @@ def load_pc2023_network(folder: Path) -> GroupNetwork:
     )
 
 
+def pc2023_node_ids(folder: Path) -> list[str]:
+    """The authors' node ids (N10001...), in the order of load_pc2023_network's groups."""
+    return [row["Node"] for row in _rows(folder / "BACRIM2020_Nodes.csv")]
+
+
 def load_pc2023_trends(folder: Path) -> dict[str, dict[int, float]]:
     """Yearly national series 2012-2021 from the authors' Trends file."""
     series: dict[str, dict[int, float]] = {

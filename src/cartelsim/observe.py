@@ -9,18 +9,22 @@ killed whom (issue "One Mexico"; DESIGN 3.3):
                                                                     * member_deaths_by_state
     civilians_killed          non-members killed by groups         = member_deaths_by_rivals
                                                                     * (1 - s) / s
+    missing_persons           the groups' victims never found      = missing_share * (
+                              member_deaths_by_rivals + civilians_killed)
     oc_killings (`killings`)  what the government database counts: executions and clashes
-                              between groups (member_deaths_by_rivals + civilians_killed),
+                              between groups (the groups' victims found: group_killings),
                               clashes with authorities (member_deaths_by_state) and
                               aggressions against authorities (state_forces_killed)
     other_homicides           homicides outside the conflict: other_homicides_per_year at the
                               start, times other_homicides_yearly_factor per year after
     homicides                 oc_killings + other_homicides         (what INEGI records)
+    homicides_and_missing     homicides + missing_persons
 
 One definition of the cartel share s, the same in every scenario: of the people the groups
-kill, apart from state forces, the fraction who are members of a group. In PC2023's world
-(no state forces, no other homicides, all homicides and missing persons attributed to the
-groups) it is their assumption of 10 % of homicides plus missing persons. Nobody killed by
+kill, found or missing, apart from state forces, the fraction who are members of a group.
+In PC2023's world (no state forces, no other homicides, all homicides and missing persons
+attributed to the groups) it is exactly their assumption of 10 % of homicides plus missing
+persons, so members compare between scenarios at the same s. Nobody killed by
 the state is divided by s: a soldier's kill is one death.
 
 Observed series come from the package's fact files (`data/facts/`, every row with its
@@ -102,10 +106,11 @@ def recorded(
     the other homicides (the agent engine: each region's share of the population, shaped to
     broadcast against the arrays)."""
     values = observation_values(plan, by_rivals.shape[-1], draws)
-    share = values["cartel_share"]
-    civilians = by_rivals * ((1.0 - share) / share)
+    share, missing = values["cartel_share"], values["missing_share"]
+    victims = by_rivals / share  # everyone the groups kill, state forces apart
+    civilians = victims - by_rivals
     forces = by_state * values["forces_killed_per_state_kill"]
-    group_killings = by_rivals + civilians
+    group_killings = victims * (1.0 - missing)  # the bodies found
     killings = group_killings + by_state + forces
     years = plan.week_year()[:-1] - plan.start_year
     shape = (len(years),) + (1,) * (by_rivals.ndim - 1)
@@ -119,8 +124,10 @@ def recorded(
         "civilians_killed": civilians,
         "group_killings": group_killings,
         "killings": killings,
+        "missing_persons": victims * missing,
         "other_homicides": other + np.zeros_like(killings),
         "homicides": killings + other,
+        "homicides_and_missing": killings + other + victims * missing,
     }
 
 
@@ -135,6 +142,8 @@ VARIABLE_OF = {
     "state_forces_killed": "state_forces_killed",
     "group_killings": "group_killings",
     "other_homicides": "other_homicides",
+    "missing_persons": "missing_persons",
+    "homicides_and_missing": "homicides_and_missing",
     "members": "members_total",
 }
 STOCKS = {"members_total"}

@@ -77,6 +77,7 @@ class Plan:
     epochs: list[Epoch]
     transfers: np.ndarray  # (k, 5): week, kind, source, target, amount
     event_marks: list[tuple[dt.date, str]] = field(default_factory=list)
+    fragmentation: Fragmentation | None = None
 
     @property
     def n_groups(self) -> int:
@@ -106,6 +107,12 @@ def make_plan(
     """Compile a scenario. `initial` replaces the start state (for `start_from`)."""
     label = f"{scenario.name}.toml"
     names, shorts, rivalry, alliance, start, zipf = _groups(scenario, data_dir)
+    fragmentation = fragmentation_of(scenario, data_dir, shorts)
+    if fragmentation is not None:  # the dataset's groups exist from the start, inactive
+        added = len(fragmentation.shorts) - len(shorts)
+        names, shorts = names + fragmentation.names[len(names) :], fragmentation.shorts
+        rivalry, alliance = (np.pad(m, (0, added)) for m in (rivalry, alliance))
+        start = np.concatenate([start, np.zeros(added)])
     if initial is not None:
         if len(initial) != len(shorts):
             raise ScenarioError(
@@ -129,6 +136,7 @@ def make_plan(
         multipliers=np.ones((weeks, len(PARAMETER_NAMES))),
         forces=np.zeros(weeks),
         recruitment_multiplier=_recruitment_multipliers(scenario, len(shorts)),
+        fragmentation=fragmentation,
         epochs=[],
         transfers=np.zeros((0, 5)),
     )
@@ -140,6 +148,115 @@ def make_plan(
     object.__setattr__(plan, "transfers", transfers)
     object.__setattr__(plan, "event_marks", marks)
     return plan
+
+
+@dataclass(frozen=True)
+class Fragmentation:
+    """A `fragment` event compiled: the scenario's groups followed by the dataset's groups
+    that are not a family's largest (names, shorts: all of them); the dataset's ties in
+    that order; and the member moves (source, target, fraction of what the source holds
+    then), applied in order at the event's week.
+
+    Why seat members this way: PC2023 start their 150 groups with Zipf sizes by network
+    strength, and the families' own sizes at that date come from the years before; so
+    within a family its groups get Zipf shares, and each family keeps its total except for
+    the local groups' Zipf share, which every family gives alike (a local group has no
+    family to come from). A family with no group in the dataset gives all its members to
+    the local groups."""
+
+    names: list[str]
+    shorts: list[str]
+    rivalry: np.ndarray
+    alliance: np.ndarray
+    moves: list[tuple[int, int, float]]
+    members_of: dict[int, list[int]]  # family index -> its groups (the largest first)
+    local: list[int]
+
+
+def fragmentation_of(
+    scenario: Scenario, data_dir: str | Path | None, shorts: list[str]
+) -> Fragmentation | None:
+    """The scenario's `fragment` event compiled (Fragmentation), or None without one."""
+    label = f"{scenario.name}.toml"
+    found = [(k, e) for k, e in enumerate(scenario.events) if e.type == "fragment"]
+    if not found:
+        return None
+    if len(found) > 1:
+        raise ScenarioError(f"{label}: events[{found[1][0]}]: only one fragment event")
+    k, event = found[0]
+    if scenario.network.dataset is not None:
+        raise ScenarioError(
+            f"{label}: events[{k}]: a fragment event needs the scenario's own groups, not "
+            "network.dataset"
+        )
+    net = datasets.load_pc2023_network(datasets.fetch_pc2023(data_dir))
+    where = f"{label}: events[{k}].families"
+    family_of = _families(event.families, data_dir, set(shorts), where)
+    weight = datasets.zipf_start(1.0, net.rivalry, net.alliance)
+    names = [g.name for g in scenario.groups]
+    out_shorts = list(shorts)
+    position = {}  # dataset group -> union index
+    members_of: dict[int, list[int]] = {}
+    for f, family in enumerate(shorts):
+        nodes = [j for j in range(len(net.shorts)) if family_of[j] == family]
+        nodes.sort(key=lambda j: -weight[j])
+        if nodes:
+            position[nodes[0]] = f  # the family's largest group keeps the family's row
+    for j, short in enumerate(net.shorts):
+        if j in position:
+            continue
+        if short in out_shorts:
+            short = f"{short} ({family_of[j]})"
+        position[j] = len(out_shorts)
+        out_shorts.append(short)
+        names.append(net.names[j])
+    n = len(out_shorts)
+    order = np.array([position[j] for j in range(len(net.shorts))])
+    rivalry, alliance = np.zeros((n, n)), np.zeros((n, n))
+    rivalry[np.ix_(order, order)] = net.rivalry
+    alliance[np.ix_(order, order)] = net.alliance
+    local = [j for j in range(len(net.shorts)) if family_of[j] == "LOCAL"]
+    pool = local or list(range(len(net.shorts)))
+    local_share = weight[local].sum() / weight.sum() if local else 0.0
+    moves = []
+    for f, family in enumerate(shorts):
+        nodes = [j for j in range(len(net.shorts)) if family_of[j] == family]
+        members_of[f] = sorted((position[j] for j in nodes), key=lambda i: i != f)
+        targets = []  # (union index, share of the family's members)
+        own = 1.0 - local_share if nodes else 0.0
+        total = weight[nodes].sum() if nodes else 1.0
+        targets += [(position[j], own * weight[j] / total) for j in nodes if position[j] != f]
+        spread = (1.0 - own) / weight[pool].sum()
+        targets += [(position[j], spread * weight[j]) for j in pool if position[j] != f]
+        remaining = 1.0
+        for target, share in targets:
+            moves.append((f, target, min(share / remaining, 1.0) if remaining > 0 else 0.0))
+            remaining -= share
+    return Fragmentation(
+        names, out_shorts, rivalry, alliance, moves, members_of, [position[j] for j in local]
+    )
+
+
+def _families(file: str, data_dir, families: set[str], label: str) -> list[str]:
+    """Each dataset group's family (a scenario short name, or LOCAL), from facts/<file>."""
+    try:
+        rows = datasets.fact_rows(file)
+    except (OSError, KeyError) as exc:
+        raise ScenarioError(f"{label}: cannot read facts/{file} ({exc})") from None
+    by_node = {r["node"]: r["family"] for r in rows}
+    nodes = datasets.pc2023_node_ids(datasets.fetch_pc2023(data_dir))
+    out = []
+    for node in nodes:
+        family = by_node.get(node)
+        if family is None:
+            raise ScenarioError(f"{label}: facts/{file} has no row for group {node}")
+        if family != "LOCAL" and family not in families:
+            raise ScenarioError(
+                f"{label}: facts/{file}: group {node}: family {family!r} is not a group of "
+                "the scenario (or LOCAL)"
+            )
+        out.append(family)
+    return out
 
 
 def _groups(scenario: Scenario, data_dir: str | Path | None):
@@ -171,7 +288,8 @@ def _groups(scenario: Scenario, data_dir: str | Path | None):
 def _recruitment_multipliers(scenario: Scenario, n: int) -> np.ndarray:
     if scenario.network.dataset is not None:
         return np.ones(n)
-    return np.array([g.recruitment_multiplier for g in scenario.groups])
+    own = np.array([g.recruitment_multiplier for g in scenario.groups])
+    return np.concatenate([own, np.ones(n - len(own))])  # a fragment event's groups: 1
 
 
 def _deployments(plan: Plan) -> None:
@@ -260,6 +378,8 @@ def _network_timeline(plan: Plan, rivalry: np.ndarray, alliance: np.ndarray, res
                     "initial_members must be 0"
                 )
             created.add(index[born])
+    if plan.fragmentation is not None:  # the dataset's groups appear with the event
+        created.update(range(len(s.groups), plan.n_groups))
     active = np.array([i not in created or plan.initial[i] > 0 for i in range(plan.n_groups)])
     state = _NetworkState(rivalry, alliance, active)
     changes: dict[int, list] = {}
@@ -279,6 +399,9 @@ def _network_timeline(plan: Plan, rivalry: np.ndarray, alliance: np.ndarray, res
             if kind == "event" and not before_start and week < plan.weeks:
                 marks.append((e.date, _label(e)))
             moves = kind == "event" and not (before_start and resumed)
+            if kind == "event" and e.type == "fragment":
+                _fragment(state, plan.fragmentation, week, transfers if moves else None)
+                continue
             _apply(state, kind, e, index, week, transfers if moves else None)
         if week >= plan.weeks:
             continue
@@ -288,6 +411,19 @@ def _network_timeline(plan: Plan, rivalry: np.ndarray, alliance: np.ndarray, res
         else:
             epochs.append(epoch)
     return epochs, np.array(transfers, dtype=float).reshape(-1, 5), marks
+
+
+def _fragment(state: _NetworkState, frag: Fragmentation, week: int, transfers) -> None:
+    """The network becomes the dataset's: its ties replace the families', every dataset
+    group is active, a family without a group of its own empties, truces end."""
+    state.rivalry, state.alliance = frag.rivalry.copy(), frag.alliance.copy()
+    state.truce[:] = False
+    for family, groups in frag.members_of.items():
+        state.active[family] = bool(groups) and groups[0] == family
+    for groups in (*frag.members_of.values(), frag.local):
+        state.active[groups] = True
+    if transfers is not None:
+        transfers.extend((week, MOVE, a, b, f) for a, b, f in frag.moves)
 
 
 def _apply(state: _NetworkState, kind: str, e, index: dict[str, int], week: int, transfers):
@@ -337,6 +473,8 @@ def _label(e) -> str:
         return f"{e.new_group} splits from {e.group}"
     if e.type in ("rivalry", "alliance") and e.weight == 0:
         return f"{e.type} ends: {e.groups[0]} & {e.groups[1]}"
+    if e.type == "fragment":
+        return f"the families become the {e.dataset} groups"
     if e.type in ("merge", "truce", "rivalry", "alliance"):
         return f"{e.type}: {e.groups[0]} & {e.groups[1]}"
     if e.type == "new_group":

@@ -51,6 +51,7 @@ YEARLY = (
     ("state_forces_killed", "state_forces_killed"),
     ("civilians_killed", "civilians_killed"),
     ("oc_killings", "killings"),
+    ("missing_persons", "missing_persons"),
     ("other_homicides", "other_homicides"),
     ("homicides", "homicides"),
     ("conflict_deaths", "member_deaths_by_rivals"),

@@ -80,6 +80,7 @@ BOUNDS = {
     "other_homicides_per_year": (0.0, 1e8),
     "other_homicides_yearly_factor": (0.5, 2.0),  # other homicides this year / last year
     "forces_killed_per_state_kill": (0.0, 100.0),
+    "missing_share": (0.0, 0.99),
 }
 #: The observation section's parameters (observe.OBSERVATION_PARAMETERS, in that order).
 OBSERVATION_NAMES = (
@@ -87,6 +88,7 @@ OBSERVATION_NAMES = (
     "other_homicides_per_year",
     "other_homicides_yearly_factor",
     "forces_killed_per_state_kill",
+    "missing_share",
     "incarceration_share",
 )
 #: Upper bound of `incapacitation` as a per-member weekly rate.
@@ -138,6 +140,8 @@ OBSERVABLE_VARIABLES = (
     "state_forces_killed",
     "group_killings",
     "other_homicides",
+    "missing_persons",
+    "homicides_and_missing",
 )
 
 
@@ -325,6 +329,20 @@ class LeaderRemovedEvent(_Event):
     duration_weeks: int = Field(default=26, gt=0, le=5200)
 
 
+class FragmentEvent(_Event):
+    """The families become the groups of a dataset's network (PC2023's 150 groups of 2020):
+    each dataset group belongs to a family or is local (data/facts/<families>: the rule per
+    row); each family's members are seated on its groups by PC2023's Zipf rule, local
+    groups take their Zipf share from every family alike, and from then on the dataset's
+    rivalries and alliances are the network. A family's largest group keeps the family's
+    name and short name, so events after this one may still name the family
+    (plan.fragmentation)."""
+
+    type: Literal["fragment"]
+    dataset: Literal["pc2023"]
+    families: str = Field(default="pc2023_group_families.csv", pattern=r"^[A-Za-z0-9_.-]+$")
+
+
 class TieEvent(_Event):
     """Set the rivalry or alliance weight between two groups (0 removes the tie)."""
 
@@ -334,7 +352,13 @@ class TieEvent(_Event):
 
 
 Event = Annotated[
-    SplitEvent | MergeEvent | TruceEvent | NewGroupEvent | LeaderRemovedEvent | TieEvent,
+    SplitEvent
+    | MergeEvent
+    | TruceEvent
+    | NewGroupEvent
+    | LeaderRemovedEvent
+    | TieEvent
+    | FragmentEvent,
     Field(discriminator="type"),
 ]
 
@@ -392,6 +416,7 @@ class Observation(Strict):
         default_factory=lambda: _Param(value=1.0, source="default: constant")
     )
     forces_killed_per_state_kill: Param = _OFF
+    missing_share: Param = _OFF  # of the groups' victims, the fraction never found
     incarceration_share: Param = Field(
         default_factory=lambda: _Param(value=1.0, source="default: every admission a member")
     )
@@ -601,6 +626,8 @@ def _check_references(s: Scenario) -> None:
             for i, tie in enumerate(getattr(s.network, kind)):
                 _check_pair(tie.groups, known, f"network.{kind}[{i}].groups")
         for i, event in enumerate(s.events):
+            if event.type == "fragment":
+                break  # later events may name the dataset's groups: the plan checks them
             for field in ("group", "new_group"):
                 name = getattr(event, field, None)
                 if name is not None and name not in known:

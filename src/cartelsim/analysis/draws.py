@@ -25,6 +25,7 @@ from cartelsim.scenario import (
 )
 from cartelsim.trajectories import Trajectories
 
+
 def simulate_draws(
     scenario: Scenario,
     draws: dict[str, np.ndarray],
