@@ -219,7 +219,16 @@ def _common(plan: Plan) -> tuple:
 
 def _network_arrays(plan: Plan) -> tuple:
     """Epochs as flat arrays: week each starts, 1/(A+1), leader-removal exposure and E in
-    CSR form."""
+    CSR form. Made once per plan (a calibration simulates one plan thousands of times);
+    treat the arrays as read-only."""
+    cached = plan.__dict__.get("_network_arrays")
+    if cached is None:
+        cached = _make_network_arrays(plan)
+        object.__setattr__(plan, "_network_arrays", cached)
+    return cached
+
+
+def _make_network_arrays(plan: Plan) -> tuple:
     n = plan.n_groups
     starts = np.array([e.start for e in plan.epochs], dtype=np.int64)
     epoch_of_week = np.searchsorted(starts, np.arange(plan.weeks), side="right") - 1

@@ -500,6 +500,11 @@ class Calibration(Strict):
 
     free: dict[str, Prior]
     forms: dict[Literal["fixed_count", "per_member"], Prior] = {}
+    #: Competing model forms besides incapacitation's: hypothesis -> form -> parameter ->
+    #: its prior under that form, or a number that fixes it there (e.g. militarization:
+    #: suppression fixes deployment_disruption = 0, disruption gives it a prior). Every
+    #: combination of forms is one pyabc model; model selection weighs them.
+    hypotheses: dict[str, dict[str, dict[str, Prior | float]]] = {}
     targets: list[Target] = Field(min_length=1)
     distance: Literal["l1", "l2"] = "l2"
     particles: int = Field(default=200, ge=10, le=100_000)
@@ -516,7 +521,53 @@ class Calibration(Strict):
                 "calibration.free.incapacitation",
                 "give its prior per form under calibration.forms, not both",
             )
+        for hypothesis, forms in self.hypotheses.items():
+            path = f"calibration.hypotheses.{hypothesis}"
+            if hypothesis == "incapacitation":
+                raise _FieldError(path, "the incapacitation forms go under calibration.forms")
+            if len(forms) < 2:
+                raise _FieldError(path, f"needs at least two forms (got {len(forms)})")
+            for form, spec in forms.items():
+                for name, value in spec.items():
+                    where = f"{path}.{form}.{name}"
+                    if name not in CALIBRATABLE or name == "incapacitation":
+                        known = set(CALIBRATABLE) - {"incapacitation"}
+                        raise _FieldError(
+                            where, _unknown(name, known).replace("group", "parameter")
+                        )
+                    if name in self.free:
+                        raise _FieldError(where, "also in calibration.free: give it in one place")
+                    if not isinstance(value, Prior):
+                        problem = range_problem(name, float(value))
+                        if problem is not None:
+                            raise _FieldError(where, problem)
+            names = list(forms)
+            for i, a in enumerate(names):
+                for b in names[:i]:
+                    if _same_form(forms[a], forms[b]):
+                        raise _FieldError(
+                            f"{path}.{a}", f"no parameter differs from form {b!r}: nothing to weigh"
+                        )
         return self
+
+    def models(self) -> list[dict[str, str]]:
+        """Every combination of forms, as {hypothesis: form} ("incapacitation" first when
+        `forms` gives two or more), in a fixed order: pyabc's model m is models()[m]."""
+        axes = []
+        if self.forms:
+            axes.append(("incapacitation", list(self.forms)))
+        axes += [(h, list(forms)) for h, forms in self.hypotheses.items()]
+        combos: list[dict[str, str]] = [{}]
+        for hypothesis, forms in axes:
+            combos = [{**c, hypothesis: f} for c in combos for f in forms]
+        return combos
+
+
+def _same_form(a: dict, b: dict) -> bool:
+    """Whether two forms give every parameter the same prior or value."""
+    dump = {k: v.model_dump() if isinstance(v, Prior) else float(v) for k, v in a.items()}
+    other = {k: v.model_dump() if isinstance(v, Prior) else float(v) for k, v in b.items()}
+    return dump == other
 
 
 def _check_prior(prior: Prior, name: str, form: str | None, path: str) -> None:
@@ -664,6 +715,12 @@ def _check_references(s: Scenario) -> None:
             _check_prior(prior, name, form, f"calibration.free.{name}")
         for form_name, prior in s.calibration.forms.items():
             _check_prior(prior, "incapacitation", form_name, f"calibration.forms.{form_name}")
+        for hypothesis, forms in s.calibration.hypotheses.items():
+            for form_name, spec in forms.items():
+                for name, prior in spec.items():
+                    if isinstance(prior, Prior):
+                        path = f"calibration.hypotheses.{hypothesis}.{form_name}.{name}"
+                        _check_prior(prior, name, form, path)
     if s.calibration is not None and s.network.dataset is None:
         for i, target in enumerate(s.calibration.targets):
             for name in target.groups:

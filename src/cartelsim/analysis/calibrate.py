@@ -21,6 +21,7 @@ history was made for, so a changed scenario or prior is refused instead of mixed
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import os
@@ -38,7 +39,7 @@ import pyarrow.parquet as pq
 
 from cartelsim import ensemble, integrity, observe, outputs
 from cartelsim.aggregate import simulate
-from cartelsim.analysis import draws, targets
+from cartelsim.analysis import claims, draws, targets
 from cartelsim.plan import Plan, make_plan
 from cartelsim.results import atomic_write
 from cartelsim.scenario import (
@@ -54,27 +55,42 @@ from cartelsim.version import VERSION
 
 #: Posterior-predictive draws used for bands and derived quantities.
 PREDICTIVE_DRAWS = 400
-#: Columns of the posterior table that are not parameters.
+#: Columns of the posterior table that are not parameters (besides one `<hypothesis>_form`
+#: column per competing hypothesis of the scenario's calibration.hypotheses).
 META_COLUMNS = ("incapacitation_form", "model_probability", "weight")
+MODEL_COLUMN = "model"
+FORM_SUFFIX = "_form"
 LOG_PREFIX = "log10_"
 
 
 @dataclass
 class Setup:
-    """A calibration problem: the scenario, one prior per model (incapacitation form), the
-    fixed values and the target points."""
+    """A calibration problem: the scenario, its models (one per combination of competing
+    forms: the incapacitation form and calibration.hypotheses), one prior per model, the
+    values fixed for all models (`--fix`) and per model (a form's fixed values), and the
+    target points."""
 
     scenario: Scenario
-    forms: list[str]
-    priors: list[dict[str, Prior]]  # per form: parameter name -> prior
+    forms: list[str]  # per model: its incapacitation form
+    priors: list[dict[str, Prior]]  # per model: parameter name -> prior
     fixed: dict[str, float]
     points: list[targets.Point]
     plans: list[Plan]
     data_dir: str | None
+    models: list[dict[str, str]] = None  # per model: hypothesis -> form
+    model_fixed: list[dict[str, float]] = None  # per model: values its forms fix
 
     @property
     def names(self) -> list[list[str]]:
         return [list(p) for p in self.priors]
+
+    def label(self, m: int) -> str:
+        """Model m's name: its forms, e.g. "per_member / disruption / boost"."""
+        return " / ".join(self.models[m].values()) or self.forms[m]
+
+    @property
+    def hypotheses(self) -> list[str]:
+        return list(self.models[0]) if self.models else []
 
 
 def setup(
@@ -99,13 +115,26 @@ def setup(
         if name not in cal.free and not (name == "incapacitation" and cal.forms):
             raise ValueError(f"--fix {name}: not a free parameter of {scenario.name}")
     free = {k: v for k, v in cal.free.items() if k not in fix}
-    forms = list(cal.forms) or [scenario.parameters.incapacitation_form]
-    priors = []
-    for form in forms:
-        prior = dict(free)
+    models = cal.models()
+    forms, priors, model_fixed = [], [], []
+    for model in models:
+        form = model.get("incapacitation", scenario.parameters.incapacitation_form)
+        prior, fixed_here = dict(free), {}
         if cal.forms and "incapacitation" not in fix:
             prior["incapacitation"] = cal.forms[form]
+        for hypothesis, chosen in model.items():
+            if hypothesis == "incapacitation":
+                continue
+            for name, value in cal.hypotheses[hypothesis][chosen].items():
+                if name in fix:
+                    continue
+                if isinstance(value, Prior):
+                    prior[name] = value
+                else:
+                    fixed_here[name] = float(value)
+        forms.append(form)
         priors.append(prior)
+        model_fixed.append(fixed_here)
     if not any(priors):
         raise ValueError(f"{scenario.name}: every parameter is fixed; nothing to calibrate")
     plans = [make_plan(draws.with_form(scenario, f), data_dir) for f in forms]
@@ -114,7 +143,8 @@ def setup(
             field = f"calibration.targets[{i}].data"
             observe.checked_series(scenario, target.data, data_dir, field)
     points = targets.target_points(plans[0], cal, data_dir)
-    return Setup(scenario, forms, priors, fix, points, plans, str(data_dir) if data_dir else None)
+    folder = str(data_dir) if data_dir else None
+    return Setup(scenario, forms, priors, fix, points, plans, folder, models, model_fixed)
 
 
 def pyabc_prior(priors: dict[str, Prior]) -> pyabc.Distribution:
@@ -154,7 +184,7 @@ class ParticleModel:
     def __init__(self, setup: Setup, model: int):
         self.plan = setup.plans[model]
         self.points = setup.points
-        self.fixed = setup.fixed
+        self.fixed = {**setup.model_fixed[model], **setup.fixed}
 
     def __call__(self, theta) -> dict[str, np.ndarray]:
         values = {k: np.array([v]) for k, v in {**self.fixed, **natural(theta)}.items()}
@@ -258,6 +288,7 @@ def _stamp(problem: Setup, particles: int) -> dict:
         "scenario": problem.scenario.name,
         "scenario_sha256": problem.scenario.sha256(),
         "forms": problem.forms,
+        "models": problem.models,
         "fixed": problem.fixed,
         "particles": particles,
     }
@@ -299,8 +330,11 @@ def _check_history(db: Path, stamp_file: Path, stamp: dict) -> bool:
 
 
 def posterior_table(problem: Setup, history: pyabc.History) -> pd.DataFrame:
-    """The final population: one row per particle with its model (incapacitation form),
-    weight within the model, the model's probability, and parameters in natural units."""
+    """The final population: one row per particle with its model (the `model` label, its
+    incapacitation form and one `<hypothesis>_form` column per competing hypothesis), weight
+    within the model, the model's probability, and parameters in natural units; a value a
+    model's form fixes (deployment_disruption = 0 under suppression) is filled in, so every
+    row holds every parameter its runs use."""
     t = history.max_t
     probabilities = history.get_model_probabilities(t)["p"]  # indexed by model number
     frames = []
@@ -310,43 +344,86 @@ def posterior_table(problem: Setup, history: pyabc.History) -> pd.DataFrame:
             continue
         df, w = history.get_distribution(m=m, t=t)
         table = pd.DataFrame([natural(row) for _, row in df.iterrows()])
+        for name, value in problem.model_fixed[m].items():
+            table[name] = value
         table.insert(0, "weight", w)
         table.insert(0, "model_probability", p)
+        for hypothesis in reversed(problem.hypotheses):
+            if hypothesis != "incapacitation":
+                table.insert(0, hypothesis + FORM_SUFFIX, problem.models[m][hypothesis])
         table.insert(0, "incapacitation_form", form)
+        table.insert(0, MODEL_COLUMN, problem.label(m))
         frames.append(table)
-    return pd.concat(frames, ignore_index=True)
+    table = pd.concat(frames, ignore_index=True)
+    for column in table.columns:  # a parameter another model draws: this one's is the scenario's
+        if column not in meta_columns(table) and table[column].isna().any():
+            table[column] = table[column].fillna(scenario_value(problem.scenario, column))
+    return table
+
+
+def scenario_value(scenario: Scenario, name: str) -> float:
+    """The value a scenario gives a calibratable quantity."""
+    for section in (scenario.parameters, scenario.observation):
+        param = getattr(section, name, None)
+        if param is not None:
+            return float(param.value)
+    return float(make_plan(scenario).initial.sum())  # initial_members_total of own groups
+
+
+def meta_columns(table: pd.DataFrame) -> list[str]:
+    """The columns of a posterior table that are not parameters."""
+    return [
+        c
+        for c in table.columns
+        if c in META_COLUMNS or c == MODEL_COLUMN or str(c).endswith(FORM_SUFFIX)
+    ]
+
+
+def _model_key(table: pd.DataFrame) -> str:
+    """The column that names a row's model (tables written before hypotheses had only the
+    incapacitation form)."""
+    return MODEL_COLUMN if MODEL_COLUMN in table.columns else "incapacitation_form"
+
+
+def posterior_sample_models(table: pd.DataFrame, n: int, seed: int) -> list[tuple]:
+    """`n` draws from the model-averaged posterior, grouped by model: a model is drawn with
+    its posterior probability, then a particle by its weight. Returns [(model, form,
+    values)]: the model's label, its incapacitation form, and {parameter: array}."""
+    rng = np.random.default_rng(seed)
+    key = _model_key(table)
+    probabilities = table.groupby(key, sort=False).model_probability.first()
+    counts = rng.multinomial(n, (probabilities / probabilities.sum()).to_numpy())
+    names = [c for c in table.columns if c not in meta_columns(table)]
+    sample = []
+    for model, count in zip(probabilities.index, counts, strict=True):
+        if count:
+            rows = table[table[key] == model]
+            pick = rng.choice(len(rows), size=count, p=rows.weight / rows.weight.sum())
+            values = {c: rows[c].to_numpy()[pick] for c in names if rows[c].notna().all()}
+            form = str(rows.incapacitation_form.iloc[0])
+            sample.append((str(model), form, values))
+    return sample
 
 
 def posterior_sample(table: pd.DataFrame, n: int, seed: int) -> list[tuple[str, dict]]:
-    """`n` draws from the model-averaged posterior, grouped by model: a model is drawn with
-    its posterior probability, then a particle by its weight. Returns [(form, values)], with
-    values {parameter: array}."""
-    rng = np.random.default_rng(seed)
-    probabilities = table.groupby("incapacitation_form", sort=False).model_probability.first()
-    counts = rng.multinomial(n, (probabilities / probabilities.sum()).to_numpy())
-    names = [c for c in table.columns if c not in META_COLUMNS]
-    sample = []
-    for form, count in zip(probabilities.index, counts, strict=True):
-        if count:
-            rows = table[table.incapacitation_form == form]
-            pick = rng.choice(len(rows), size=count, p=rows.weight / rows.weight.sum())
-            sample.append((str(form), {c: rows[c].to_numpy()[pick] for c in names}))
-    return sample
+    """posterior_sample_models without the model labels: [(form, values)]."""
+    return [(form, values) for _, form, values in posterior_sample_models(table, n, seed)]
 
 
 def predictive(problem: Setup, table: pd.DataFrame, seed: int) -> dict:
     """Posterior-predictive ensemble: PREDICTIVE_DRAWS model-averaged draws, one ensemble per
     model, joined run-wise. Returns the trajectories and the weekly variables."""
-    trajs, weeklies = [], []
-    for form, values in posterior_sample(table, PREDICTIVE_DRAWS, seed):
+    trajs, weeklies, labels = [], [], []
+    for model, form, values in posterior_sample_models(table, PREDICTIVE_DRAWS, seed):
         n = len(next(iter(values.values())))
         values.update({k: np.full(n, v) for k, v in problem.fixed.items()})
         plan, traj = draws.simulate_draws(problem.scenario, values, seed, problem.data_dir, form)
         trajs.append(traj)
         weeklies.append(draws.observables(plan, traj, values))
+        labels += [model] * n
     traj = Trajectories.join(trajs)
     weekly = {k: np.concatenate([w[k] for w in weeklies], axis=1) for k in weeklies[0]}
-    return {"traj": traj, "weekly": weekly}
+    return {"traj": traj, "weekly": weekly, "models": np.array(labels), "plan": plan}
 
 
 def quantiles(x: np.ndarray, weights: np.ndarray | None = None) -> dict[str, float]:
@@ -366,26 +443,42 @@ def summarize(
 ) -> dict:
     """posterior.parquet, summary.json and (with `write_report`) report.html, published
     together (outputs.publish): a failure leaves the previous ones whole."""
+    cal = problem.scenario.calibration
     table = posterior_table(problem, history)
-    probabilities = table.groupby("incapacitation_form").model_probability.first()
+    probabilities = table.groupby(MODEL_COLUMN).model_probability.first()
     best = str(probabilities.idxmax())
-    rows = table[table.incapacitation_form == best]
-    params = [c for c in rows.columns if c not in META_COLUMNS]
+    rows = table[table[MODEL_COLUMN] == best]
+    params = [c for c in rows.columns if c not in meta_columns(table)]
     pred = predictive(problem, table, seed)
     weekly = pred["weekly"]
     summary = {
         "scenario": problem.scenario.name,
         "populations": int(history.n_populations),
         "particles": int(len(table)),
-        "incapacitation_form": best,
+        "incapacitation_form": str(rows.incapacitation_form.iloc[0]),
+        "model": best,
         "model_probabilities": {str(k): float(v) for k, v in probabilities.items()},
+        "form_probabilities": form_probabilities(table),
         "fixed": problem.fixed,
         "posterior": {n: quantiles(rows[n].to_numpy(), rows.weight.to_numpy()) for n in params},
         "derived": {
             "members_total_end": quantiles(pred["traj"].members[-1].sum(axis=0)),
             "recruits_net_per_week_end": quantiles(weekly["recruits_net"][-1]),
             "deaths_per_week_end": quantiles(weekly["member_deaths"][-1]),
+            **derived_at_dates(pred),
         },
+        "derived_by_model": {
+            str(m): derived_at_dates(pred, pred["models"] == m)
+            for m in dict.fromkeys(pred["models"])
+        },
+        "predictive_check": predictive_check(problem, pred),
+        "claims": claims.claim_table(
+            pred["plan"],
+            pred["traj"].members,
+            weekly,
+            pred["models"],
+            fitted={t.data.removeprefix("claim:") for t in cal.targets},
+        ),  # fmt: skip
         "epsilon": [float(e) for e in history.get_all_populations().epsilon[1:]],
         "simulations": int(history.total_nr_simulations),
     }
@@ -395,6 +488,62 @@ def summarize(
         if write_report is not None:
             write_report(staging / "report.html", problem, table, pred, summary)
     return summary
+
+
+#: Dates at which the summary gives members and recruits: PC2023's figures are for 2012.0
+#: (115,000 members) and 2022.0 (160,000-185,000; 350-370 recruits a week).
+REPORT_DATES = ("2007-01-01", "2009-02-01", "2012-01-01", "2016-01-01", "2022-01-01")
+
+
+def derived_at_dates(pred: dict, rows: np.ndarray | None = None) -> dict[str, dict]:
+    """Members (all groups) and recruits per week at REPORT_DATES inside the run, as
+    quantiles over the posterior-predictive runs (`rows`: a mask of them)."""
+    plan, members = pred["plan"], pred["traj"].members.sum(axis=1)
+    recruits = pred["weekly"]["recruits"]
+    out = {}
+    for text in REPORT_DATES:
+        week = plan.week_of(dt.date.fromisoformat(text))
+        if not 0 < week < plan.weeks:
+            continue
+        pick = slice(None) if rows is None else rows
+        out[f"members_{text}"] = quantiles(members[week][pick])
+        out[f"recruits_per_week_{text}"] = quantiles(recruits[week][pick])
+    return out
+
+
+def predictive_check(problem: Setup, pred: dict) -> list[dict]:
+    """Every target point against its posterior-predictive distribution: observed value,
+    median and 50 % / 90 % intervals, whether the observation lies inside the 90 %, and how
+    far the median misses (each point was fitted: this is a check, not a forecast)."""
+    sims = targets.simulated(problem.points, pred["traj"], pred["weekly"])
+    rows = []
+    for point, values in zip(problem.points, sims, strict=True):
+        q = np.quantile(values, [0.05, 0.25, 0.5, 0.75, 0.95])
+        inside = bool(q[0] <= point.observed <= q[4])
+        if point.comparison == "at_least":
+            inside = bool(q[4] >= point.observed)
+        elif point.comparison == "at_most":
+            inside = bool(q[0] <= point.observed)
+        rows.append({
+            "target": point.target, "label": point.label, "observed": point.observed,
+            "comparison": point.comparison, "median": float(q[2]), "q05": float(q[0]),
+            "q25": float(q[1]), "q75": float(q[3]), "q95": float(q[4]),
+            "inside_90": inside, "median_error": float(q[2] / point.observed - 1.0),
+            "role": "fitted",
+        })  # fmt: skip
+    return rows
+
+
+def form_probabilities(table: pd.DataFrame) -> dict[str, dict[str, float]]:
+    """Each competing hypothesis' forms with their posterior probabilities, summed over
+    the models that use them (the incapacitation form included)."""
+    per_model = table.groupby(_model_key(table), sort=False).first()
+    out = {}
+    for column in [c for c in meta_columns(table) if c.endswith(FORM_SUFFIX)]:
+        hypothesis = column.removesuffix(FORM_SUFFIX)
+        sums = per_model.groupby(column).model_probability.sum()
+        out[hypothesis] = {str(k): float(v) for k, v in sums.items()}
+    return out
 
 
 # --- the posterior file ---------------------------------------------------------------------
@@ -477,7 +626,7 @@ def _check_posterior_checksum(path: Path, arrow: pa.Table, table: pd.DataFrame) 
 def _check_posterior_values(path: Path, table: pd.DataFrame) -> None:
     if len(table) == 0:
         raise ValueError(f"{path}: no particles")
-    names = [c for c in table.columns if c not in META_COLUMNS]
+    names = [c for c in table.columns if c not in meta_columns(table)]
     if not names:
         raise ValueError(f"{path}: no parameter columns")
     for name in names:
@@ -496,15 +645,16 @@ def _check_posterior_values(path: Path, table: pd.DataFrame) -> None:
         )
     for column, low, high in (("weight", 0.0, np.inf), ("model_probability", 0.0, 1.0)):
         _check_column(path, table, column, np.zeros(len(table)) + low, np.zeros(len(table)) + high)
-    for form in forms.unique():
-        rows = table[forms == form]
+    models = table[_model_key(table)].astype(str)
+    for model in models.unique():
+        rows = table[models == model]
         if rows.weight.sum() <= 0:
-            raise ValueError(f"{path}: column weight: every weight of model {form} is 0")
+            raise ValueError(f"{path}: column weight: every weight of model {model} is 0")
         if rows.model_probability.nunique() != 1:
             raise ValueError(
-                f"{path}: column model_probability: differs between rows of model {form}"
+                f"{path}: column model_probability: differs between rows of model {model}"
             )
-    if table.groupby(forms).model_probability.first().sum() <= 0:
+    if table.groupby(models).model_probability.first().sum() <= 0:
         raise ValueError(f"{path}: column model_probability: every model's probability is 0")
     for name in names:
         low = np.array([bounds_of(name, f)[0] for f in forms])
