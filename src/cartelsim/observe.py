@@ -149,6 +149,44 @@ VARIABLE_OF = {
 STOCKS = {"members_total"}
 
 
+#: The government database's breakdown of its killings (Jan-Sep 2011): category, the model's
+#: weekly variable, and the fact series (data/facts/mexico_yearly.csv) that sum to it.
+BREAKDOWN = (
+    ("executions and clashes between groups", "group_killings",
+     ("oc_killings_executions", "oc_killings_clashes_between_groups")),
+    ("clashes with authorities", "member_deaths_by_state",
+     ("oc_killings_clashes_with_authorities",)),
+    ("aggressions against authorities", "state_forces_killed",
+     ("oc_killings_aggressions_against_authorities",)),
+)  # fmt: skip
+
+
+def killings_breakdown(plan: Plan, weekly: dict[str, np.ndarray]) -> list[dict]:
+    """The database's killings by kind against the model's, for every year the fact file
+    breaks down and the run covers: counts and shares of the database's total (ensemble
+    means). Empty when no breakdown falls inside the run."""
+    observed = {name: _fact_series(name) for _, _, names in BREAKDOWN for name in names}
+    years = sorted(set.intersection(*(set(s.values) for s in observed.values())))
+    rows = []
+    for year in years:
+        months = observed[BREAKDOWN[0][2][0]].months[year]
+        if not covers(plan, year, months):
+            continue
+        counts = [sum(observed[n].values[year] for n in names) for _, _, names in BREAKDOWN]
+        sims = [
+            float(window_value(plan, weekly[variable], variable, year, months).mean())
+            for _, variable, _ in BREAKDOWN
+        ]
+        for (category, variable, names), count, sim in zip(BREAKDOWN, counts, sims, strict=True):
+            rows.append({
+                "year": year, "months": f"{months[0]}-{months[1]}", "category": category,
+                "variable": variable, "observed": count, "observed_share": count / sum(counts),
+                "simulated": sim, "simulated_share": sim / sum(sims) if sum(sims) else 0.0,
+                "source": observed[names[0]].sources[year],
+            })  # fmt: skip
+    return rows
+
+
 def window(plan: Plan, year: int, months: tuple[int, int] = (1, 12)) -> np.ndarray:
     """Boolean mask of the weeks that start inside `year`, months first..last."""
     starts = plan.dates()[:-1]

@@ -184,6 +184,7 @@ class Results:
             out["final_q95"] = _reduce(final, lambda x: np.quantile(x, 0.95))
         out["yearly"] = self.yearly()
         out["observed_vs_simulated"] = observe.compare(plan, w, self.data_dir)
+        out["killings_breakdown"] = observe.killings_breakdown(plan, w)
         if self.extra is not None:
             out.update(self.extra.summary(self))
         out["provenance"] = self.provenance()
