@@ -941,7 +941,36 @@ def _resolve(name_or_path: str, chain: tuple[str, ...]) -> tuple[dict[str, Any],
             f"(built-ins: {known})"
         )
     base, _ = _resolve(target, (*chain, label))
-    return merge(base, document), label
+    return _trim_to_end(merge(base, document), base), label
+
+
+def _trim_to_end(merged: dict[str, Any], base: dict[str, Any]) -> dict[str, Any]:
+    """A variant that ends earlier than its base (mexico-2006-2012 of mexico) leaves out the
+    base's events, deployments and policies dated at or after its end; its own stay, so a
+    date past the end that the variant itself writes is still an error."""
+    try:
+        end = Simulation(**merged["simulation"]).end()
+        base_end = Simulation(**base["simulation"]).end()
+    except (KeyError, TypeError, ValueError):
+        return merged  # validate says what is wrong
+    if end >= base_end:
+        return merged
+    out = dict(merged)
+    for key in ("events", "deployments", "policies"):
+        inherited = base.get(key)
+        if isinstance(out.get(key), list) and isinstance(inherited, list):
+            ids = {id(item) for item in inherited}
+            out[key] = [
+                item
+                for item in out[key]
+                if id(item) not in ids or not _dated_from(item, end)
+            ]
+    return out
+
+
+def _dated_from(item: Any, end: dt.date) -> bool:
+    day = item.get("date") if isinstance(item, dict) else None
+    return isinstance(day, dt.date) and day >= end
 
 
 #: Deepest nesting of arrays and tables, and longest dotted key, a scenario file may have (a

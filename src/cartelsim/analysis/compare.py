@@ -21,7 +21,7 @@ import numpy as np
 
 from cartelsim import budget
 from cartelsim.analysis import draws
-from cartelsim.analysis.calibrate import posterior_sample, quantiles, read_posterior
+from cartelsim.analysis.calibrate import posterior_sample_models, quantiles, read_posterior
 from cartelsim.datasets import PACKAGE_DATA
 from cartelsim.scenario import (
     MergeEvent,
@@ -101,13 +101,14 @@ def _revalidate(base: Scenario, update: dict, label: str) -> Scenario:
         raise ValueError(str(exc)) from None
 
 
-def posterior_draws(folder: str | Path, runs: int, seed: int) -> list[tuple[str, dict]]:
-    """`runs` draws from a calibration folder's model-averaged posterior, grouped by model."""
+def posterior_draws(folder: str | Path, runs: int, seed: int) -> list[tuple[str, str, dict]]:
+    """`runs` draws from a calibration folder's model-averaged posterior, grouped by model:
+    [(model label, incapacitation form, values)]."""
     folder = Path(folder)
     if not folder.is_dir():
         raise ValueError(f"--posterior {folder}: not a folder (give a calibrate --out folder)")
     table = read_posterior(folder / "posterior.parquet")  # checksums and ranges
-    return posterior_sample(table, runs, seed)
+    return posterior_sample_models(table, runs, seed)
 
 
 def compare(
@@ -152,12 +153,14 @@ def compare(
         sample = posterior_draws(posterior, runs or DEFAULT_RUNS, seed)
     else:
         n = runs or (1 if base.simulation.mode == "deterministic" else DEFAULT_RUNS)
-        sample = [(None, {"cartel_share": np.full(n, base.observation.cartel_share.value)})]
-    outcomes = {"base": _outcomes(base, sample, seed, data_dir)}
+        share = {"cartel_share": np.full(n, base.observation.cartel_share.value)}
+        sample = [("scenario values", None, share)]
+    outcomes = {"base": _outcomes(base, sample, seed, data_dir, start)}
     for name in policies:
         scenario = with_mode(policy_scenario(base, name, start), mode)
         start_from_chain(scenario)
-        outcomes[name] = _outcomes(scenario, sample, seed, data_dir)
+        outcomes[name] = _outcomes(scenario, sample, seed, data_dir, start)
+    models = np.concatenate([[m] * len(next(iter(v.values()))) for m, _, v in sample])
     result = {
         "base": base.name,
         "horizon": _horizon(base).isoformat(),
@@ -172,11 +175,19 @@ def compare(
     result["base_outcome"] = {k: quantiles(v) for k, v in reference.items()}
     for name in policies:
         mine = outcomes[name]
+        change = {k: 100.0 * (mine[k] / reference[k] - 1.0) for k in reference}
         result["policies"][name] = {
             **{k: quantiles(v) for k, v in mine.items()},
-            "change_vs_base_pct": {
-                k: quantiles(100.0 * (mine[k] / reference[k] - 1.0)) for k in reference
-            },
+            "change_vs_base_pct": {k: quantiles(v) for k, v in change.items()},
+        }
+        if len(set(models)) > 1 or posterior is not None:
+            result["policies"][name]["change_vs_base_pct_by_model"] = {
+                str(m): {k: quantiles(v[models == m]) for k, v in change.items()}
+                for m in dict.fromkeys(models)
+            }
+    if posterior is not None:
+        result["model_share_of_draws"] = {
+            str(m): float(np.mean(models == m)) for m in dict.fromkeys(models)
         }
     return result
 
@@ -192,15 +203,28 @@ def _spans(posterior: bool, stochastic: bool, runs: int) -> str:
     return "nothing: one deterministic run at the scenario's parameter values (no uncertainty)"
 
 
-def _outcomes(scenario, sample, seed, data_dir) -> dict[str, np.ndarray]:
-    """Members and deaths per week at the horizon, one value per draw (models joined in
-    the sample's order, so the base and every policy pair up draw by draw)."""
-    members, deaths = [], []
-    for form, values in sample:
+#: Weeks after the policy's start over which the short-run killings are summed.
+SHORT_RUN_WEEKS = 52
+
+
+def _outcomes(scenario, sample, seed, data_dir, start: dt.date) -> dict[str, np.ndarray]:
+    """Per draw: members and members killed per week at the horizon, and the organized-
+    crime killings of the SHORT_RUN_WEEKS after `start` (where a policy's disruption, if
+    any, shows). Models are joined in the sample's order, so the base and every policy
+    pair up draw by draw."""
+    members, deaths, short = [], [], []
+    for _, form, values in sample:
         plan, traj = draws.simulate_draws(scenario, values, seed, data_dir, form, "national")
+        weekly = draws.observables(plan, traj, values)
         members.append(traj.members[-1].sum(axis=0))
-        deaths.append(draws.observables(plan, traj, values)["member_deaths"][-1])
-    return {"members_total": np.concatenate(members), "deaths_per_week": np.concatenate(deaths)}
+        deaths.append(weekly["member_deaths"][-1])
+        first = max(plan.week_of(start), 0)
+        short.append(weekly["killings"][first : first + SHORT_RUN_WEEKS].sum(axis=0))
+    return {
+        "members_total": np.concatenate(members),
+        "deaths_per_week": np.concatenate(deaths),
+        "killings_first_year": np.concatenate(short),
+    }
 
 
 def _horizon(scenario: Scenario) -> dt.date:

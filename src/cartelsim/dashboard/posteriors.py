@@ -88,7 +88,7 @@ class Posteriors:
             raise ValueError(f"posterior {name!r}: not a posterior of this server")
         calibration = self.calibrations[name]
         try:
-            sample = posterior_draws(calibration.folder, runs, seed)
+            sample = [(f, v) for _, f, v in posterior_draws(calibration.folder, runs, seed)]
         except ValueError as exc:
             reason = str(exc).replace(str(calibration.folder / POSTERIOR_FILE), POSTERIOR_FILE)
             raise ValueError(f"posterior {name}: {reason}") from None
