@@ -4,8 +4,10 @@ Run from the repository root:
 
     python scripts/pc2023_families.py [PC2023_FOLDER]
 
-PC2023_FOLDER defaults to ../shared/data/prieto-curiel-2023 (the authors' deposit, Zenodo
-record 8190491). Writes src/cartelsim/data/facts/pc2023_group_families.csv, one row per node:
+PC2023_FOLDER defaults to the packaged copy src/cartelsim/data/pc2023 (byte-identical to the
+authors' deposit, Zenodo record 8190491; ../shared/data/prieto-curiel-2023 gives the same CSV).
+
+Writes src/cartelsim/data/facts/pc2023_group_families.csv, one row per node:
 
 1. `name`: the group's name says it is the family or one of its cells/wings (NAME_RULES below,
    each with its source when the name alone does not say so);
@@ -23,7 +25,7 @@ from collections import defaultdict
 from pathlib import Path
 
 OUT = Path("src/cartelsim/data/facts/pc2023_group_families.csv")
-DEFAULT_FOLDER = Path("../shared/data/prieto-curiel-2023")
+DEFAULT_FOLDER = Path("src/cartelsim/data/pc2023")
 
 PC2023 = "Prieto-Curiel, Campedelli & Hope 2023 (Science 381:1312), BACRIM2020_Alliances.csv"
 
