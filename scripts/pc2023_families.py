@@ -57,6 +57,11 @@ NAME_RULES: dict[str, tuple[str, str]] = {
     ),
     "Cártel del Golfo": ("GOL", ""),
     "Cártel del Golfo Nueva Era": ("GOL", ""),
+    "Los Metros": (
+        "GOL",
+        "one of the Gulf cartel's armed factions, assigned to Matamoros "
+        "(https://es.insightcrime.org/noticias-crimen-organizado-mexico/x20/)",
+    ),
     "Cártel de Juárez": ("JUA", ""),
     "Nuevo Cártel de Juárez": ("JUA", ""),
     "La Línea": (
@@ -72,9 +77,24 @@ NAME_RULES: dict[str, tuple[str, str]] = {
     "Cártel Jalisco Nueva Generación (CJNG)": ("CJNG", ""),
     "CJNG Comando la Mancha": ("CJNG", ""),
     "Grupo Élite del CJNG": ("CJNG", ""),
+    "Cártel Tijuana Nueva Generación": (
+        "CJNG",
+        "the CJNG's Tijuana branch, formed with Arellano Felix remnants in 2015 "
+        "(https://solo-opiniones.com/el-cartel-de-jalisco-nuevo-generacion-quiere-dominar-la-frontera"
+        ", citing VICE News / Animal Politico)",
+    ),
     "Caballeros Templarios": ("KT", ""),
-    "La Nueva Familia Michoacana": ("NFM", ""),
+    "La Nueva Familia Michoacana": (
+        "LFM",
+        "La Familia Michoacana reconfigured under the Hurtado Olascoaga brothers "
+        "(https://www.sinembargo.mx/07-04-2023/4345636)",
+    ),
     "Cártel del Noreste": ("CDN", ""),
+    "Tropa del Infierno": (
+        "CDN",
+        "the Cartel del Noreste's armed wing "
+        "(https://infobae.com/america/mexico/2022/04/05/quien-es-el-juanito-el-nuevo-lider-del-cartel-del-noreste)",
+    ),
     "Guerreros Unidos": ("GU", ""),
     "Los Rojos": ("ROJ", ""),
     "Cárteles Unidos": ("CU", ""),
