@@ -191,7 +191,7 @@ def fragmentation_of(
         )
     net = datasets.load_pc2023_network(datasets.fetch_pc2023(data_dir))
     where = f"{label}: events[{k}].families"
-    family_of = _families(event.families, data_dir, set(shorts), where)
+    family_of, named = _families(event.families, data_dir, set(shorts), where)
     weight = datasets.zipf_start(1.0, net.rivalry, net.alliance)
     names = [g.name for g in scenario.groups]
     out_shorts = list(shorts)
@@ -199,9 +199,10 @@ def fragmentation_of(
     members_of: dict[int, list[int]] = {}
     for f, family in enumerate(shorts):
         nodes = [j for j in range(len(net.shorts)) if family_of[j] == family]
-        nodes.sort(key=lambda j: -weight[j])
+        # the family's row goes on to be its largest group named for the family itself
+        nodes.sort(key=lambda j: (not named[j], -weight[j]))
         if nodes:
-            position[nodes[0]] = f  # the family's largest group keeps the family's row
+            position[nodes[0]] = f
     for j, short in enumerate(net.shorts):
         if j in position:
             continue
@@ -237,26 +238,33 @@ def fragmentation_of(
     )
 
 
-def _families(file: str, data_dir, families: set[str], label: str) -> list[str]:
-    """Each dataset group's family (a scenario short name, or LOCAL), from facts/<file>."""
+def _families(
+    file: str, data_dir, families: set[str], label: str
+) -> tuple[list[str], list[bool]]:
+    """Each dataset group's family (a scenario short name, or LOCAL), from facts/<file>,
+    and whether the group is named for the family itself (rule `name`, and its faction, if
+    the file gives one, is the family: Cartel del Noreste is of the Zetas' family but not
+    named for it)."""
     try:
         rows = datasets.fact_rows(file)
     except (OSError, KeyError) as exc:
         raise ScenarioError(f"{label}: cannot read facts/{file} ({exc})") from None
-    by_node = {r["node"]: r["family"] for r in rows}
+    by_node = {r["node"]: r for r in rows}
     nodes = datasets.pc2023_node_ids(datasets.fetch_pc2023(data_dir))
-    out = []
+    out, named = [], []
     for node in nodes:
-        family = by_node.get(node)
-        if family is None:
+        row = by_node.get(node)
+        if row is None:
             raise ScenarioError(f"{label}: facts/{file} has no row for group {node}")
+        family = row.get("family")
+        named.append(row.get("rule") == "name" and row.get("faction", family) == family)
         if family != "LOCAL" and family not in families:
             raise ScenarioError(
                 f"{label}: facts/{file}: group {node}: family {family!r} is not a group of "
                 "the scenario (or LOCAL)"
             )
         out.append(family)
-    return out
+    return out, named
 
 
 def _groups(scenario: Scenario, data_dir: str | Path | None):

@@ -1,0 +1,137 @@
+"""Is the calibration stable? Two calibrations with different seeds, compared.
+
+    python benchmarks/calibration_stability.py [SCENARIO] [--seeds 1 2] [--shares 0.05 0.1 0.2]
+        [--particles N] [--populations K] [--workers W] [--out DIR] [--json]
+
+Issue "One Mexico", item 6: two calibrations of a scenario that differ only in the seed must
+give posterior-predictive medians of the members at every date the summary reports
+(analysis.calibrate.REPORT_DATES) within 10 % of each other, and 90 % intervals that
+overlap by at least 80 % (overlap: the length of the intersection over the length of the
+longer interval, so two intervals of which one holds the other but is twice as long fail).
+
+The share s and the members move together (DESIGN 3.1's invariance), so with s free the
+members are only as stable as the posterior of s. `--shares` repeats the test with s fixed
+at each value (calibrate --fix cartel_share=S): the answer the report shows per share.
+
+Each calibration is written to OUT/<scenario>-s<share or free>-seed<seed> and is continued,
+not redone, when the folder is there (calibrate resumes); the comparison is printed and
+written to OUT/stability.json. Times are wall-clock seconds with the load average at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+
+from cartelsim.analysis.calibrate import calibrate
+
+MEDIAN_TOLERANCE = 0.10
+OVERLAP_REQUIRED = 0.80
+
+
+def overlap(a: dict, b: dict) -> float:
+    """Length of the intersection of two 90 % intervals over the longer one's length."""
+    low, high = max(a["q05"], b["q05"]), min(a["q95"], b["q95"])
+    longer = max(a["q95"] - a["q05"], b["q95"] - b["q05"])
+    if longer <= 0:
+        return 1.0 if low <= high else 0.0
+    return max(high - low, 0.0) / longer
+
+
+def compare(first: dict, second: dict) -> list[dict]:
+    """Members at each reported date: both calibrations' medians and intervals, the
+    relative difference of the medians and the overlap, and whether both criteria pass."""
+    rows = []
+    for key in first["derived"]:
+        if not key.startswith("members_") or key not in second["derived"]:
+            continue
+        a, b = first["derived"][key], second["derived"][key]
+        difference = abs(a["median"] - b["median"]) / max(min(a["median"], b["median"]), 1e-9)
+        share = overlap(a, b)
+        rows.append(
+            {
+                "quantity": key,
+                "first": a,
+                "second": b,
+                "median_difference": difference,
+                "overlap": share,
+                "stable": difference <= MEDIAN_TOLERANCE and share >= OVERLAP_REQUIRED,
+            }
+        )
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("scenario", nargs="?", default="mexico")
+    parser.add_argument("--seeds", type=int, nargs=2, default=[1, 2])
+    parser.add_argument("--shares", type=float, nargs="*", default=[])
+    parser.add_argument("--free-share", action="store_true", help="also with s free")
+    parser.add_argument("--particles", type=int, default=None)
+    parser.add_argument("--populations", type=int, default=None)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--out", default="runs/stability")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+    out = Path(args.out)
+    cases = [(None if s is None else s) for s in ([None] if args.free_share else [])]
+    cases += list(args.shares)
+    if not cases:
+        cases = [None]
+    report = {"scenario": args.scenario, "seeds": args.seeds, "cases": []}
+    for share in cases:
+        summaries, seconds = [], []
+        tag = "free" if share is None else f"{share:g}"
+        for seed in args.seeds:
+            folder = out / f"{args.scenario}-s{tag}-seed{seed}"
+            began = time.perf_counter()
+            summaries.append(
+                calibrate(
+                    args.scenario,
+                    folder,
+                    populations=args.populations,
+                    particles=args.particles,
+                    workers=args.workers,
+                    fix=None if share is None else {"cartel_share": share},
+                    seed=seed,
+                )
+            )
+            seconds.append(time.perf_counter() - began)
+        rows = compare(*summaries)
+        case = {
+            "cartel_share": tag,
+            "seconds": seconds,
+            "model_probabilities": [s["model_probabilities"] for s in summaries],
+            "form_probabilities": [s["form_probabilities"] for s in summaries],
+            "rows": rows,
+            "stable": all(r["stable"] for r in rows),
+        }
+        report["cases"].append(case)
+        print(f"\n{args.scenario}, cartel_share {tag}: {seconds[0]:.0f} s and {seconds[1]:.0f} s")
+        print(f"{'quantity':<28} {'seed A median [90 %]':>30} {'seed B median [90 %]':>30} "
+              f"{'diff':>6} {'overlap':>8}  stable")  # fmt: skip
+        for r in rows:
+            a, b = r["first"], r["second"]
+            print(
+                f"{r['quantity']:<28} {_interval(a):>30} {_interval(b):>30} "
+                f"{r['median_difference']:>6.1%} {r['overlap']:>8.0%}  {r['stable']}"
+            )
+    report["load_average"] = os.getloadavg()
+    report["stable"] = all(c["stable"] for c in report["cases"])
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "stability.json").write_text(json.dumps(report, indent=2))
+    if args.json:
+        print(json.dumps(report, indent=2))
+    print(f"\nstable: {report['stable']} (load average {report['load_average'][0]:.1f})")
+    return 0 if report["stable"] else 1
+
+
+def _interval(q: dict) -> str:
+    return f"{q['median']:,.0f} [{q['q05']:,.0f}, {q['q95']:,.0f}]"
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
