@@ -24,7 +24,7 @@ $(BIN)/cartelsim: pyproject.toml
 	touch $@
 
 demo: $(BIN)/cartelsim
-	$(BIN)/cartelsim run mexico-2006-2012 --runs 1 --out results/mexico-2006-2012 --force
+	$(BIN)/cartelsim run mexico --runs 1 --out results/mexico --force
 
 test: $(BIN)/cartelsim
 	$(BIN)/ruff check src tests benchmarks

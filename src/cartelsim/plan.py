@@ -238,9 +238,7 @@ def fragmentation_of(
     )
 
 
-def _families(
-    file: str, data_dir, families: set[str], label: str
-) -> tuple[list[str], list[bool]]:
+def _families(file: str, data_dir, families: set[str], label: str) -> tuple[list[str], list[bool]]:
     """Each dataset group's family (a scenario short name, or LOCAL), from facts/<file>,
     and whether the group is named for the family itself (rule `name`, and its faction, if
     the file gives one, is the family: Cartel del Noreste is of the Zetas' family but not

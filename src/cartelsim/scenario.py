@@ -961,9 +961,7 @@ def _trim_to_end(merged: dict[str, Any], base: dict[str, Any]) -> dict[str, Any]
         if isinstance(out.get(key), list) and isinstance(inherited, list):
             ids = {id(item) for item in inherited}
             out[key] = [
-                item
-                for item in out[key]
-                if id(item) not in ids or not _dated_from(item, end)
+                item for item in out[key] if id(item) not in ids or not _dated_from(item, end)
             ]
     return out
 

@@ -48,7 +48,7 @@ def write(path: Path, problem, table: pd.DataFrame, pred: dict, summary: dict) -
         _points_table(problem, pred),
         "<h2>Posterior</h2>",
         _posterior_table(problem, summary),
-        _pairs(problem, table, summary["incapacitation_form"]),
+        _pairs(problem, table, summary),
     ]
     text = (
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
@@ -143,12 +143,20 @@ def _points_table(problem, pred) -> str:
     return page.table([*headers, "source"], rows)
 
 
+def _best_model(problem, summary) -> int:
+    """The index of the summary's most probable model."""
+    labels = [problem.label(m) for m in range(len(problem.forms))]
+    return labels.index(summary["model"]) if summary.get("model") in labels else 0
+
+
 def _posterior_table(problem, summary) -> str:
-    form = summary["incapacitation_form"]
-    priors = problem.priors[problem.forms.index(form)]
+    priors = problem.priors[_best_model(problem, summary)]
     rows = []
     for name, q in summary["posterior"].items():
-        prior = priors[name]
+        prior = priors.get(name)
+        if prior is None:  # fixed by the model's form
+            rows.append([name, SYMBOLS.get(name, ""), f"{q['median']:.4g}", "", "", "fixed", ""])
+            continue
         shape = (
             f"normal({prior.mean:g}, {prior.sd:g})"
             if prior.distribution == "normal"
@@ -161,9 +169,10 @@ def _posterior_table(problem, summary) -> str:
     return page.table(headers, rows)
 
 
-def _pairs(problem, table: pd.DataFrame, form: str) -> str:
-    rows = table[table.incapacitation_form == form]
-    priors = problem.priors[problem.forms.index(form)]
+def _pairs(problem, table: pd.DataFrame, summary: dict) -> str:
+    key = "model" if "model" in table.columns else "incapacitation_form"
+    rows = table[table[key] == summary.get(key, summary["incapacitation_form"])]
+    priors = problem.priors[_best_model(problem, summary)]
     shown = {}
     for name in list(priors)[:PAIR_LIMIT]:
         if priors[name].distribution == "log_uniform":
