@@ -42,10 +42,18 @@ def test_each_death_is_counted_once(mexico):
 def test_the_yearly_rows_name_who_killed_whom(mexico):
     rows = mexico.summary()["yearly"]
     assert [r["year"] for r in rows] == list(range(2006, 2024))
-    names = (
-        "member_deaths_by_rivals member_deaths_by_state state_forces_killed civilians_killed "
-        "oc_killings other_homicides homicides arrests recruits members_total"
-    ).split()
+    names = [
+        "member_deaths_by_rivals",
+        "member_deaths_by_state",
+        "state_forces_killed",
+        "civilians_killed",
+        "oc_killings",
+        "other_homicides",
+        "homicides",
+        "arrests",
+        "recruits",
+        "members_total",
+    ]
     for row in rows:
         assert set(names) <= set(row)
         assert row["homicides"] == pytest.approx(row["oc_killings"] + row["other_homicides"])
