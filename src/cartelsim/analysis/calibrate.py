@@ -244,6 +244,10 @@ def calibrate(
             [pyabc_prior(p) for p in problem.priors],
             pyabc.PNormDistance(p=1 if cal.distance == "l1" else 2),
             population_size=particles,
+            transitions=[
+                pyabc.transition.MultivariateNormalTransition(scaling=cal.kernel_scaling)
+                for _ in problem.forms
+            ],
             sampler=_sampler(workers, client),
         )
         if resuming:
