@@ -575,6 +575,23 @@ def _same_form(a: dict, b: dict) -> bool:
     return dump == other
 
 
+def _check_prior_holds_value(s: Scenario, prior: Prior, name: str, path: str) -> None:
+    """A prior whose bounds exclude the value the scenario itself gives that parameter is a
+    contradiction (the scenario's run would use a value the calibration calls impossible).
+    Only values the scenario writes are checked, not defaults it leaves alone."""
+    for section, where in ((s.parameters, "parameters"), (s.observation, "observation")):
+        if name in section.model_fields_set and getattr(section, name) is not None:
+            value = getattr(section, name).value
+            low = -math.inf if prior.low is None else prior.low
+            high = math.inf if prior.high is None else prior.high
+            if not low <= value <= high:
+                raise _FieldError(
+                    path,
+                    f"its bounds [{low:g}, {high:g}] exclude the scenario's own value "
+                    f"{value:g} ({where}.{name})",
+                )
+
+
 def _check_prior(prior: Prior, name: str, form: str | None, path: str) -> None:
     """A prior may put weight only where the parameter can be (BOUNDS): a prior spanning
     1e-3 to 1e300 would make runs overflow, a normal prior without a low bound draws
@@ -718,6 +735,7 @@ def _check_references(s: Scenario) -> None:
         form = s.parameters.incapacitation_form
         for name, prior in s.calibration.free.items():
             _check_prior(prior, name, form, f"calibration.free.{name}")
+            _check_prior_holds_value(s, prior, name, f"calibration.free.{name}")
         for form_name, prior in s.calibration.forms.items():
             _check_prior(prior, "incapacitation", form_name, f"calibration.forms.{form_name}")
         for hypothesis, forms in s.calibration.hypotheses.items():

@@ -255,6 +255,18 @@ def table(result: dict) -> str:
             f"{name:<42} {p['members_total']['median']:>17,.0f} {_pct(cm):>24} "
             f"{p['deaths_per_week']['median']:>10,.1f} {_pct(cd):>24}"
         )
+        lines.append(
+            f"{'  killings in its first year: change %':<42} "
+            f"{_pct(p['change_vs_base_pct']['killings_first_year']):>24}"
+        )
+        for model, change in p.get("change_vs_base_pct_by_model", {}).items():
+            share = result.get("model_share_of_draws", {}).get(model)
+            label = f"  under {model}" + (f" ({share:.0%} of draws)" if share is not None else "")
+            lines.append(
+                f"{label:<42} {'':>17} {_pct(change['members_total']):>24} {'':>10} "
+                f"{_pct(change['deaths_per_week']):>24}   first year "
+                f"{_pct(change['killings_first_year'])}"
+            )
     lines.append(f"90 % intervals span: {result['interval']}")
     return "\n".join(lines)
 

@@ -46,11 +46,12 @@ class Point:
 def target_points(plan: Plan, calibration: Calibration, data_dir: str | Path | None) -> list[Point]:
     """Every data point of the calibration targets that the simulation covers."""
     points = []
-    for target in calibration.targets:
+    for i, target in enumerate(calibration.targets):
         source, _, name = target.data.partition(":")
         if source == "claim":
             points.append(_claim_point(plan, target, name))
             continue
+        before = len(points)
         series = observe.load_series(target.data, data_dir)
         for year, value in sorted(series.values.items()):
             if target.first_year is not None and year < target.first_year:
@@ -71,6 +72,13 @@ def target_points(plan: Plan, calibration: Calibration, data_dir: str | Path | N
                     source=target.source or series.sources[year],
                     mask=observe.window(plan, year, months),
                 )
+            )
+        if len(points) == before:
+            years = ", ".join(str(y) for y in sorted(series.values))
+            raise ValueError(
+                f"{plan.scenario.name}.toml: calibration.targets[{i}] ({target.name}): no data "
+                f"in the simulated period {plan.dates()[0]} to {plan.dates()[-1]} within its "
+                f"first_year/last_year (the series has {years})"
             )
     if not points:
         raise ValueError(f"{plan.scenario.name}: no calibration target covers the simulated period")
