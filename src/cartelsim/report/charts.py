@@ -98,6 +98,10 @@ def prefixed(chart: dict, prefix: str) -> dict:
 
 
 def _iso(day) -> str:
+    if type(day) is dt.date:  # the common case (Plan.dates): 40x faster than pandas
+        return day.isoformat()
+    if isinstance(day, str) and len(day) == 10:
+        return day
     return pd.Timestamp(day).strftime("%Y-%m-%d")
 
 
@@ -107,6 +111,13 @@ def _num(x) -> float | None:
     x = float(x)
     # Six significant digits: exact to the unit below a million, and a third of the bytes.
     return float(f"{x:.6g}") if np.isfinite(x) else None
+
+
+def _nums(values) -> list[float | None]:
+    """_num of every value of a sequence, at once (a chart's series: thousands of values)."""
+    x = np.asarray(values, dtype=float)
+    text = np.char.mod("%.6g", x).tolist()
+    return [float(t) if f else None for t, f in zip(text, np.isfinite(x).tolist(), strict=True)]
 
 
 def _middle(first, end) -> str:
@@ -209,14 +220,20 @@ def time_chart(c: TimeChart, width: int | str | None = None, height: int = HEIGH
     y = {"field": "value", "type": "quantitative", "title": c.unit, "scale": y_scale}
     y["axis"] = {"format": "~s"}
     rows = []
+    iso: dict[int, list[str]] = {}  # the lines of a chart share one list of dates
     for line in c.lines:
-        lows = line.low if line.low is not None else [None] * len(line.value)
-        highs = line.high if line.high is not None else [None] * len(line.value)
-        for day, v, lo, hi in zip(line.dates, line.value, lows, highs, strict=True):
-            row = {"date": _iso(day), "series": line.name, "value": _num(v)}
-            if lo is not None:
-                row["low"], row["high"] = _num(lo), _num(hi)
-            rows.append(row)
+        key = id(line.dates)
+        if key not in iso:
+            iso[key] = [_iso(day) for day in line.dates]
+        days = iso[key]
+        values = _nums(line.value)
+        if line.low is None:
+            rows += [{"date": d, "series": line.name, "value": v} for d, v in zip(days, values,
+                     strict=True)]  # fmt: skip
+            continue
+        lows, highs = _nums(line.low), _nums(line.high)
+        for d, v, lo, hi in zip(days, values, lows, highs, strict=True):
+            rows.append({"date": d, "series": line.name, "value": v, "low": lo, "high": hi})
     layers = []
     if any(line.low is not None for line in c.lines):
         layers.append(
@@ -992,8 +1009,10 @@ def javascript() -> str:
     return text
 
 
+@functools.cache
 def html_script() -> str:
-    """The <script> that must come once, before any `html_div`, in a self-contained page."""
+    """The <script> that must come once, before any `html_div`, in a self-contained page
+    (made once per process: the bundle is 0.9 MB)."""
     code = javascript().replace("</script", "<\\/script")
     return f"<script>{code}</script>"
 
