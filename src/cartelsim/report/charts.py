@@ -162,6 +162,8 @@ class Line:
     high: Sequence[float] | None = None
     color: str | None = None
     dash: bool = False
+    low50: Sequence[float] | None = None  # an inner band, e.g. the 25 %-75 % quantiles
+    high50: Sequence[float] | None = None
 
 
 @dataclass(frozen=True)
@@ -192,6 +194,7 @@ class TimeChart:
     events: list[Event] = field(default_factory=list)
     spans: list[Span] = field(default_factory=list)
     band_label: str = "90 % band"
+    inner_band_label: str = "50 % band"  # what Line.low50-high50 spans
     zero_line: bool = False  # a difference chart: draw y = 0 and do not force the axis to 0
     y_domain: tuple[float, float] | None = None  # a shared axis (comparisons)
     width: int | str | None = None  # CSS pixels (default WIDTH) or "container"
@@ -234,6 +237,10 @@ def time_chart(c: TimeChart, width: int | str | None = None, height: int = HEIGH
         lows, highs = _nums(line.low), _nums(line.high)
         for d, v, lo, hi in zip(days, values, lows, highs, strict=True):
             rows.append({"date": d, "series": line.name, "value": v, "low": lo, "high": hi})
+        if line.low50 is not None:
+            inner = zip(rows[-len(days) :], _nums(line.low50), _nums(line.high50), strict=True)
+            for row, lo, hi in inner:
+                row["low50"], row["high50"] = lo, hi
     layers = []
     if any(line.low is not None for line in c.lines):
         layers.append(
@@ -247,6 +254,21 @@ def time_chart(c: TimeChart, width: int | str | None = None, height: int = HEIGH
                     "y2": {"field": "high"},
                     "color": color,
                     "opacity": _shown("legend", 0.18),
+                },
+            }
+        )
+    if any(line.low50 is not None for line in c.lines):
+        layers.append(
+            {
+                "data": {"name": "lines"},
+                "transform": [{"filter": "isValid(datum.low50)"}],
+                "mark": {"type": "area", "opacity": 0.3},
+                "encoding": {
+                    "x": x,
+                    "y": {"field": "low50", "type": "quantitative", "scale": y_scale},
+                    "y2": {"field": "high50"},
+                    "color": color,
+                    "opacity": _shown("legend", 0.3),
                 },
             }
         )
@@ -329,16 +351,22 @@ def _hover_layer(c: TimeChart, rows: list[dict], x: dict) -> tuple[dict, list[di
         entry[key] = row["value"]
         if banded and row.get("low") is not None:
             entry[key + "_low"], entry[key + "_high"] = row["low"], row["high"]
+        if banded and row.get("low50") is not None:
+            entry[key + "_low50"], entry[key + "_high50"] = row["low50"], row["high50"]
     tips = [{"field": "date", "type": "temporal", "title": "week of", "format": "%d %b %Y"}]
     for line in c.lines:
         key = keys[line.name]
         unit = f" ({c.unit})"
         tips.append({"field": key, "type": "quantitative", "title": line.name + unit,
                      "format": ",.0f"})  # fmt: skip
-        if banded and any(key + "_low" in e for e in by_date.values()):
+        bands = (("", c.band_label), ("50", c.inner_band_label))
+        for suffix, label in bands if banded else ():
+            if not any(f"{key}_low{suffix}" in e for e in by_date.values()):
+                continue
             for end, word in (("_low", "low"), ("_high", "high")):
-                tips.append({"field": key + end, "type": "quantitative", "format": ",.0f",
-                             "title": f"{line.name}: {c.band_label}, {word}"})  # fmt: skip
+                title = f"{line.name}: {label}, {word}"
+                tips.append({"field": key + end + suffix, "type": "quantitative",
+                             "format": ",.0f", "title": title})  # fmt: skip
     layer = {
         "data": {"name": "hover"},
         "mark": {"type": "rule", "color": "#888", "strokeWidth": 6},
