@@ -85,7 +85,7 @@ def test_calibration_recovers_the_parameters_that_made_the_data(calibrated):
     table = __import__("pandas").read_parquet(out / "posterior.parquet")
     assert len(table) == 100 and np.isclose(table.weight.sum(), 1.0)
     page = (out / "report.html").read_text()
-    assert "Posterior predictive check" in page and page.count("data:image/png") >= 2
+    assert "Posterior predictive check" in page and page.count("vegaEmbed('#chart-") >= 2
 
 
 def test_a_second_invocation_continues_the_history(calibrated):

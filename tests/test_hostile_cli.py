@@ -21,12 +21,12 @@ VALUES = [
     "0", "-1", "1", "8", "1e9", str(10**9), "nan", "inf", "", "abc", "9" * 25,
     "/dev/zero", "/dev/null", "/proc/self", "FILE", "FILE/under", "DIR", "../../escape",
     "tcp://127.0.0.1:1", "256.1.1.1", "2030-01-01", "2006-11-30", "cartel_share=-1",
-    "mexico:no_such_series", "merger:SIN+NOPE", "no-such-scenario",
+    "mexico:no_such_series", "merger:SIN+NOPE", "no-such-scenario", "1,5,9", "1,,x", "3,3",
 ]  # fmt: skip
 OPTIONS = {
-    "run": ["--runs", "--seed", "--out", "--chunk", "--workers", "--scheduler", "--scale",
-            "--regions", "--from", "--data-dir", "--engine"],
-    "compare": ["--policy", "--posterior", "--runs", "--seed", "--from", "--out"],
+    "run": ["--runs", "--seed", "--seeds", "--out", "--chunk", "--workers", "--scheduler",
+            "--scale", "--regions", "--from", "--data-dir", "--engine"],
+    "compare": ["--policy", "--posterior", "--runs", "--seed", "--seeds", "--from", "--out"],
     "sensitivity": ["--samples", "--seed", "--out"],
     "calibrate": ["--populations", "--particles", "--workers", "--scheduler", "--fix", "--seed",
                   "--out"],

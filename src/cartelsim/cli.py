@@ -25,6 +25,7 @@ from tqdm import tqdm
 import cartelsim
 from cartelsim import datasets, outputs
 from cartelsim.invariants import InvariantError
+from cartelsim.rng import check_seeds
 from cartelsim.scenario import (
     BOUNDS,
     ScenarioError,
@@ -90,6 +91,7 @@ EXAMPLES = {
     "run": """  cartelsim run mexico-2006-2012                      one deterministic run, report
   cartelsim run mexico-2006-2012 --json               the summary JSON on stdout
   cartelsim run pc2023 --mode stochastic --runs 200 --seed 7 --workers 2
+  cartelsim run pc2023 --mode stochastic --seeds 1,5,9           three runs, seeds 1, 5, 9
   cartelsim run mexico-2006-2012 --engine agents --scale 0.1 --out results/agents
   cartelsim run --from results/pc2023/summary.json --out results/again   rerun a result""",
     "fit": "  cartelsim fit mexico-2006-2012 --param conflict_lethality --param state_kill_rate",
@@ -97,6 +99,7 @@ EXAMPLES = {
   cartelsim calibrate pc2023 --out runs/abc-s10 --fix cartel_share=0.1 --seed 1""",
     "compare": """  cartelsim compare pc2023-status-quo --policy halve-recruitment
   cartelsim compare pc2023-status-quo --policy intel-sharing --mode stochastic --runs 200
+  cartelsim compare pc2023-status-quo --policy troop-surge --mode stochastic --seeds 1,5,9
   cartelsim compare pc2023-status-quo --policy halve-recruitment --posterior runs/abc
   cartelsim compare mexico-2006-2012 --policy truce:SIN+GOL --start 2009-01-01""",
     "sensitivity": "  cartelsim sensitivity pc2023 --samples 512 --seed 1",
@@ -107,6 +110,10 @@ EXAMPLES = {
 DATA_DIR_HELP = (
     "a folder holding the PC2023 files (default: $CARTELSIM_DATA_DIR, else the copy shipped "
     "with cartelsim), e.g. --data-dir ~/pc2023"
+)
+SEEDS_HELP = (
+    "a list of seeds instead of --seed and --runs: one stochastic run per seed, each the same "
+    "as the one run with that --seed, e.g. --seeds 1,5,9"
 )
 MODE_HELP = (
     "override the scenario's simulation.mode: deterministic (the ODE: every run the same) or "
@@ -147,6 +154,7 @@ def _parser() -> argparse.ArgumentParser:
         "scenario): deterministic runs are all the same, e.g. --runs 200",
     )  # fmt: skip
     p.add_argument("--seed", type=_seed, default=None, help="seed (default 0), e.g. --seed 7")
+    p.add_argument("--seeds", default=None, help=SEEDS_HELP)
     p.add_argument("--mode", choices=MODES, default=None, help=MODE_HELP)
     p.add_argument(
         "--out", type=Path, default=None,
@@ -252,7 +260,8 @@ def _parser() -> argparse.ArgumentParser:
         "--runs", type=_positive_int, default=None,
         help="draws (default 200 with a posterior or in stochastic mode, else 1), e.g. --runs 400",
     )  # fmt: skip
-    p.add_argument("--seed", type=_seed, default=0, help="seed (default 0), e.g. --seed 7")
+    p.add_argument("--seed", type=_seed, default=None, help="seed (default 0), e.g. --seed 7")
+    p.add_argument("--seeds", default=None, help=SEEDS_HELP)
     p.add_argument("--mode", choices=MODES, default=None, help=MODE_HELP)
     p.add_argument(
         "--start", default=None,
@@ -386,6 +395,37 @@ def _seed(text: str) -> int:
     return value
 
 
+def _seed_list(text: str) -> tuple[int, ...]:
+    """--seeds 1,5,9: whole numbers 0 to 2**63-1, comma-separated, each once; ValueError
+    (one line, naming the option) otherwise."""
+    flag = f"--seeds {_typed(text)}"
+    items = [item.strip() for item in text.split(",")]
+    if not text.strip() or any(not item for item in items):
+        raise ValueError(f"{flag}: expected seeds separated by commas, e.g. --seeds 1,5,9")
+    seeds = []
+    for item in items:
+        try:
+            seeds.append(_seed(item))
+        except argparse.ArgumentTypeError as exc:
+            raise ValueError(f"{flag}: {exc}") from None
+    try:
+        return check_seeds(seeds)
+    except ValueError as exc:
+        raise ValueError(f"{flag}: {str(exc).removeprefix('seeds: ')}") from None
+
+
+def _seeds_given(args, runs_flag: str = "--runs") -> tuple[int, ...] | None:
+    """The --seeds list, or None; refused beside --seed or --runs (it gives both)."""
+    if args.seeds is None:
+        return None
+    seeds = _seed_list(args.seeds)
+    if args.seed is not None:
+        raise ValueError("--seeds: not with --seed (give every seed in the list)")
+    if args.runs is not None:
+        raise ValueError(f"--seeds: not with {runs_flag} (one run per listed seed)")
+    return seeds
+
+
 def _scenarios(args) -> int:
     descriptions = builtin_descriptions()
     width = max(map(len, descriptions))
@@ -402,7 +442,8 @@ def _run(args) -> int:
     original = None
     engine, options = args.engine, {"scale": args.scale, "regions": args.regions}
     if args.from_summary is not None:
-        if args.scenario is not None or args.runs is not None or args.seed is not None:
+        taken = (args.scenario, args.runs, args.seed, args.seeds)
+        if any(value is not None for value in taken):
             raise ValueError("--from: takes the scenario, --runs and --seed from the summary")
         scenario, runs, seed, original = ensemble.from_summary(args.from_summary)
         engine = original["engine"]
@@ -418,12 +459,16 @@ def _run(args) -> int:
     elif args.scenario is None:
         raise ValueError("run: give a scenario (a built-in name or a TOML file) or --from")
     else:
+        seeds = _seeds_given(args)
         scenario = with_mode(load_scenario(args.scenario), args.mode)
         runs, seed = args.runs or 1, args.seed or 0
+        flag = f"--runs {runs}"
+        if seeds is not None:
+            runs, seed, flag = len(seeds), seeds, f"--seeds {args.seeds.strip()}"
         if runs > 1 and engine == "aggregate" and scenario.simulation.mode == "deterministic":
             budget.check_run(scenario, runs, engine, {})  # a size refusal comes first
             raise ValueError(
-                f"--runs {runs}: {scenario.name} is deterministic, so its {runs} runs would "
+                f"{flag}: {scenario.name} is deterministic, so its {runs} runs would "
                 "all be the same; add --mode stochastic for runs that differ, or use "
                 "`cartelsim compare --posterior` for parameter uncertainty"
             )
@@ -591,15 +636,27 @@ def _compare(args) -> int:
             start = dt.date.fromisoformat(args.start)
         except ValueError:
             raise ValueError(f"{flag}: expected a date YYYY-MM-DD (got {args.start!r})") from None
+    seeds = _seeds_given(args)
     base = with_mode(load_scenario(args.scenario), args.mode)
+    runs, seed = args.runs, args.seed or 0
+    if seeds is not None:
+        flag = f"--seeds {args.seeds.strip()}"
+        if args.posterior is not None:
+            raise ValueError(f"{flag}: not with --posterior (its draws are chosen with --seed)")
+        if len(seeds) > 1 and base.simulation.mode == "deterministic":
+            raise ValueError(
+                f"{flag}: {base.name} is deterministic, so its {len(seeds)} runs would all be "
+                "the same; add --mode stochastic"
+            )
+        runs, seed = len(seeds), seeds
     out = args.out if args.out is not None else outputs.default_folder(base.name, "compare-")
     stale = outputs.check_folder(out, "compare", force=args.force)  # before the work
     result = compare.compare(
         base,
         args.policy,
         posterior=args.posterior,
-        runs=args.runs,
-        seed=args.seed,
+        runs=runs,
+        seed=seed,
         data_dir=args.data_dir,
         start=start,
         mode=args.mode,

@@ -40,7 +40,7 @@ from urllib.parse import urlsplit
 
 import numpy as np
 
-from cartelsim import engines, integrity, outputs, runner
+from cartelsim import engines, integrity, outputs, rng, runner
 from cartelsim.engines import Part
 from cartelsim.invariants import RTOL
 from cartelsim.results import Results, read_summary
@@ -58,7 +58,7 @@ def run_ensemble(
     scenario: Scenario | str | Path,
     runs: int,
     out: str | Path,
-    seed: int = 0,
+    seed: rng.Seed = 0,
     *,
     workers: int = 1,
     scheduler: str | None = None,
@@ -73,6 +73,7 @@ def run_ensemble(
 ) -> tuple[Results, dict[str, Path]]:
     """Compute `runs` runs into the folder `out`; return the results and the files written.
 
+    `seed` may be a tuple of `runs` seeds: run r is then the one run seeded seed[r] (rng.py).
     `workers` > 1 runs chunks in that many local processes; `scheduler` ("tcp://host:port")
     sends them to a Dask cluster instead. `resume` finishes an interrupted ensemble of the
     same scenario, seed, size and engine; `force` discards whatever is in `out`.
@@ -88,6 +89,10 @@ def run_ensemble(
     """
     if isinstance(runs, bool) or not isinstance(runs, int) or runs < 1:
         raise ValueError(f"runs: must be a whole number >= 1 (got {runs!r})")
+    if isinstance(seed, tuple | list):
+        seed = rng.check_seeds(seed)
+        if runs != len(seed):
+            raise ValueError(f"seeds: {len(seed)} listed for {runs} runs (one run per seed)")
     chunk = chunk if chunk is not None else engines.get(engine).chunk
     if isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1:
         raise ValueError(f"chunk: must be a whole number >= 1 (got {chunk!r})")
@@ -153,12 +158,12 @@ MAX_WORKERS = 1024
 
 
 def _manifest(
-    scenario: Scenario, runs: int, seed: int, chunk: int, engine: str, options: dict
+    scenario: Scenario, runs: int, seed: rng.Seed, chunk: int, engine: str, options: dict
 ) -> dict:
     return {
         "scenario": scenario.name,
         "scenario_sha256": scenario.sha256(),
-        "seed": seed,
+        "seed": rng.as_json(seed),  # a list for --seeds: parts of another list do not match
         "runs": runs,
         "chunk": chunk,
         "engine": engine,
@@ -464,8 +469,9 @@ def _computed(
 # --- reproducing a result from its summary -------------------------------------------------
 
 
-def from_summary(path: str | Path) -> tuple[Scenario, int, int, dict]:
-    """The scenario, runs and seed recorded in a summary.json, and the summary itself.
+def from_summary(path: str | Path) -> tuple[Scenario, int, rng.Seed, dict]:
+    """The scenario, runs and seed (a tuple for a --seeds result) recorded in a summary.json,
+    and the summary itself.
 
     The scenario is the fully resolved text the result was computed from, checked against
     its recorded SHA-256, so `cartelsim run --from DIR/summary.json` recomputes exactly it.
@@ -490,7 +496,14 @@ def from_summary(path: str | Path) -> tuple[Scenario, int, int, dict]:
     runs, seed = summary["runs"], summary["seed"]
     if isinstance(runs, bool) or not isinstance(runs, int) or runs < 1:
         raise ValueError(f"{label}: runs: must be a whole number >= 1 (got {_shown(runs)})")
-    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63:
+    if isinstance(seed, list):  # a --seeds result: one run per listed seed
+        try:
+            rng.check_seeds(seed)
+        except ValueError as exc:
+            raise ValueError(f"{label}: {exc}") from None
+        if len(seed) != runs:
+            raise ValueError(f"{label}: seed: {len(seed)} seeds listed for {runs} runs")
+    elif isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63:
         raise ValueError(f"{label}: seed: must be between 0 and 2**63-1 (got {_shown(seed)})")
     if prov["seed"] != seed:
         raise ValueError(f"{label}: seed: {seed} differs from provenance.seed {prov['seed']!r}")
@@ -512,7 +525,7 @@ def from_summary(path: str | Path) -> tuple[Scenario, int, int, dict]:
     version = prov.get("cartelsim_version")
     if version is not None and not isinstance(version, str):
         raise ValueError(f"{label}: provenance.cartelsim_version: must be text")
-    return scenario, runs, seed, summary
+    return scenario, runs, rng.from_json(seed), summary
 
 
 def differences(old: dict, new: dict) -> list[str]:

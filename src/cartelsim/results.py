@@ -19,7 +19,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from cartelsim import observe, outputs
+from cartelsim import observe, outputs, rng
 from cartelsim.engines import Extra
 from cartelsim.plan import Plan
 from cartelsim.trajectories import Trajectories
@@ -64,7 +64,7 @@ class Results:
 
     plan: Plan
     traj: Trajectories
-    seed: int
+    seed: rng.Seed  # a number, or a tuple of seeds: one run each
     data_dir: str | None = None
     engine: str = "aggregate"
     #: What the engine keeps beside the trajectories (the agent engine: regions, agents at
@@ -174,7 +174,7 @@ class Results:
             "scenario": plan.scenario.name,
             "engine": self.engine,
             "runs": self.runs,
-            "seed": self.seed,
+            "seed": rng.as_json(self.seed),
             "start": plan.dates()[0].isoformat(),
             "end": plan.dates()[-1].isoformat(),
             "final": _reduce(final, np.mean),
@@ -239,13 +239,13 @@ def _reduce(values: dict, how) -> dict:
     return out
 
 
-def provenance(plan: Plan, seed: int) -> dict:
+def provenance(plan: Plan, seed: rng.Seed) -> dict:
     """Version, resolved scenario and its hash (Scenario.sha256), seed, dependencies."""
     scenario = plan.scenario
     return {
         "cartelsim_version": VERSION,
         "scenario_sha256": scenario.sha256(),
-        "seed": seed,
+        "seed": rng.as_json(seed),
         "scenario": json.loads(scenario.text()),
         "dependencies": dependency_versions(),
     }

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from cartelsim import rng
 from cartelsim.scenario import PARAMETER_NAMES
 
 if TYPE_CHECKING:
@@ -112,6 +113,12 @@ def _regional(results, dates: np.ndarray, ids: list[int]) -> dict[str, np.ndarra
     return out
 
 
+def _seed_attr(seed):
+    """A seed as an attribute: a number, or (--seeds) an int64 array, one seed per run."""
+    value = rng.as_json(seed)
+    return np.asarray(value, dtype=np.int64) if isinstance(value, list) else value
+
+
 def _attrs(results) -> dict:
     plan, provenance = results.plan, results.provenance()
     scenario = plan.scenario
@@ -119,7 +126,7 @@ def _attrs(results) -> dict:
         "cartelsim_version": provenance["cartelsim_version"],
         "scenario": scenario.name,
         "scenario_sha256": provenance["scenario_sha256"],
-        "seed": int(results.seed),
+        "seed": _seed_attr(results.seed),
         "engine": results.engine,
         "runs": int(results.runs),
         "date_convention": DATE_CONVENTION,

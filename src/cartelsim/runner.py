@@ -23,6 +23,7 @@ from cartelsim.engines import Engine, Part
 from cartelsim.plan import Plan, make_plan
 from cartelsim.region_table import check_region_table
 from cartelsim.results import Results
+from cartelsim.rng import SEED_LIMIT, Seed, check_seeds
 from cartelsim.scenario import Scenario, ScenarioError, load_scenario, start_from_chain
 from cartelsim.trajectories import Trajectories
 
@@ -37,7 +38,7 @@ class Prepared:
     scenario: Scenario
     engine: Engine
     context: Any  # the engine's own: for the aggregate engine an AggregateContext
-    seed: int
+    seed: Seed  # a number, or a tuple of seeds: one run each (rng.py)
     first: int
     stop: int
     data_dir: str | None
@@ -46,7 +47,7 @@ class Prepared:
 def prepare(
     scenario: Scenario | str | Path,
     runs: int = 1,
-    seed: int = 0,
+    seed: Seed = 0,
     data_dir: str | Path | None = None,
     *,
     first_run: int = 0,
@@ -61,10 +62,20 @@ def prepare(
     Checked first, before anything is computed: the numbers (runs, seed, first_run), the
     chain of `start_from` bases (no cycle, each there), and the size of the request
     (budget.py: refused with its memory and time estimates when it cannot fit)."""
-    for name, value, low in (("runs", runs, 1), ("first_run", first_run, 0), ("seed", seed, 0)):
+    numbers = [("runs", runs, 1), ("first_run", first_run, 0)]
+    if isinstance(seed, tuple | list):  # a seed list: one run per listed seed (rng.py)
+        seed = check_seeds(seed)
+    else:
+        numbers.append(("seed", seed, 0))
+    for name, value, low in numbers:
         if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
             raise ValueError(f"{name}: must be a whole number >= {low} (got {value!r})")
-    if seed >= 2**63:
+    if isinstance(seed, tuple) and first_run + runs > len(seed):
+        raise ValueError(
+            f"seeds: {len(seed)} listed, but runs {first_run}..{first_run + runs - 1} asked for "
+            "(one run per listed seed)"
+        )
+    if not isinstance(seed, tuple) and seed >= SEED_LIMIT:
         raise ValueError(f"seed: must be between 0 and 2**63-1 (got {seed})")
     if not isinstance(scenario, Scenario):
         scenario = load_scenario(scenario)
@@ -103,7 +114,7 @@ def assemble(prepared: Prepared, parts: list[Part]) -> Results:
 def run(
     scenario: Scenario | str | Path,
     runs: int = 1,
-    seed: int = 0,
+    seed: Seed = 0,
     data_dir: str | Path | None = None,
     progress=None,
     first_run: int = 0,
@@ -114,6 +125,7 @@ def run(
 
     `first_run` makes these runs first_run, first_run + 1, ... of the ensemble seeded with
     `seed`, so that an ensemble computed in pieces (ensemble.py) equals one computed whole.
+    A tuple of seeds gives one run per seed, run r as the one run seeded seed[r] (rng.py).
     With `simulation.start_from`, the named scenario runs first (same runs and seed) and each
     run starts from that run's final state, as PC2023's policy scenarios start from 2022.
     Every part is checked against the model's accounting (invariants.py).

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from dashboard_server import open_dashboard
+from dashboard_server import open_dashboard, wait_for_runs
 
 
 def _killings(page) -> float:
@@ -381,4 +381,79 @@ def test_equal_a_and_b_difference_reads_zero(dashboard, browser):
     page.locator(CHART).nth(3).wait_for()
     text = " ".join(page.locator(".cs-chart").all_inner_texts())
     assert "e-1" not in text and "e−17" not in text
+    page.context.close()
+
+
+# --- bands, and hover and legend on every kind of chart -------------------------------------
+
+
+def test_stochastic_bands_say_what_they_span(dashboard, browser):
+    """Stochastic runs: the run line, the chart's subtitle and the hover name the runs the
+    bands span, with the 90 % and the 50 % band."""
+    url, _ = dashboard
+    page = open_dashboard(browser, url)
+    page.get_by_role("button", name="stochastic").click()
+    wait_for_runs(page, 2)
+    runs = page.get_by_label("Runs")
+    runs.fill("5")
+    runs.press("Enter")
+    wait_for_runs(page, 7)
+    assert "5 stochastic run(s)" in page.locator(".cs-run-info").inner_text()
+    chart = page.locator(CHART).nth(1)  # killings per week
+    chart.wait_for()
+    assert "median of 5 stochastic runs" in page.locator(".cs-chart").nth(1).inner_text()
+    box = chart.bounding_box()
+    page.mouse.move(box["x"] + box["width"] * 0.6, box["y"] + box["height"] * 0.5)
+    tooltip = page.locator("#vg-tooltip-element")
+    tooltip.wait_for(state="visible", timeout=10_000)
+    text = tooltip.inner_text()
+    assert "90 % of 5 stochastic runs, low" in text and "50 % of 5 stochastic runs, high" in text
+    page.context.close()
+
+
+def test_map_hover_shows_a_state_and_its_rate(dashboard, browser):
+    url, _ = dashboard
+    page = open_dashboard(browser, url)
+    page.get_by_role("button", name="map").click()
+    page.locator(".cs-map-caption").wait_for()
+    tile = page.locator(".cs-chart .mark-rect path").nth(12)
+    tile.wait_for()
+    box = tile.bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    tooltip = page.locator("#vg-tooltip-element")
+    tooltip.wait_for(state="visible", timeout=10_000)
+    text = tooltip.inner_text()
+    assert "state" in text and "per 100,000" in text, text
+    page.context.close()
+
+
+def test_comparison_legend_click_hides_b(dashboard, browser):
+    url, _ = dashboard
+    page = open_dashboard(browser, url)
+    page.get_by_role("button", name="compare", exact=True).click()
+    page.locator(".cs-comparison").wait_for()
+    page.locator(CHART).nth(3).wait_for()
+    chart = page.locator(".cs-chart").first  # killings of A and B
+    label = chart.locator(".role-legend-label text", has_text="B: ")
+    hidden = "els => els.filter(e => e.getAttribute('opacity') === '0').length"
+    assert chart.locator(".mark-line path").evaluate_all(hidden) == 0
+    label.click()
+    page.wait_for_function(
+        "el => Array.from(el.querySelectorAll('.mark-line path'))"
+        ".filter(e => e.getAttribute('opacity') === '0').length == 1",
+        arg=chart.element_handle(),
+        timeout=10_000,
+    )
+    page.context.close()
+
+
+def test_sources_are_a_deduplicated_reference_list(dashboard, browser):
+    url, _ = dashboard
+    page = open_dashboard(browser, url)
+    refs = page.locator(".cs-references")
+    refs.wait_for()
+    links = refs.locator("a").evaluate_all("els => els.map(e => e.href)")
+    keys = [link.split("://", 1)[1].removeprefix("www.").rstrip("/") for link in links]
+    assert keys and len(keys) == len(set(keys))
+    assert "not found in searchable text" not in refs.inner_text()
     page.context.close()

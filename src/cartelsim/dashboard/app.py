@@ -532,7 +532,7 @@ def ResultsView(result: Outcome):  # noqa: N802 (components are CamelCase in Sol
     _html("div", scenario.description, bold=scenario.name)
     _html(
         "div",
-        f"{_runs_text(result.request)}, seed {result.request.seed}, {scenario.simulation.mode}, "
+        f"{_runs_text(result.request)}, seed {result.request.seed}, "
         f"{_engine_text(result.request)}; computed in {result.seconds:.2f} s.",
         classes=["cs-run-info"],
     )
@@ -546,11 +546,19 @@ def ResultsView(result: Outcome):  # noqa: N802 (components are CamelCase in Sol
     VIEWS[view.value](result)
 
 
+def _stochastic(request: Request) -> bool:
+    """Whether the runs draw random events: the stochastic mode, or the agent engine."""
+    return request.mode == "stochastic" or request.engine == "agents"
+
+
 def _runs_text(request: Request) -> str:
     if request.posterior is None:
-        return f"{request.runs} run(s)"
-    stochastic = " (each with its own stochastic run)" if request.mode == "stochastic" else ""
-    return f"{request.runs} posterior draws from {request.posterior}{stochastic}"
+        kind = "stochastic" if _stochastic(request) else "deterministic"
+        return f"{request.runs} {kind} run(s)"
+    kind = " (deterministic runs)"
+    if _stochastic(request):
+        kind = " (each with its own stochastic run)"
+    return f"{request.runs} posterior draws from {request.posterior}{kind}"
 
 
 def _engine_text(request: Request) -> str:
@@ -568,6 +576,7 @@ def TimeSeries(result: Outcome):  # noqa: N802 (components are CamelCase in Sola
             result.request.runs,
             result.request.posterior,
             result.names,
+            _stochastic(result.request),
         ),
         [result],
     )
@@ -688,6 +697,7 @@ def ComparisonView(result: Outcome, b: Other):  # noqa: N802 (components are Cam
             b.name,
             result.request.runs,
             result.request.posterior,
+            _stochastic(result.request),
         ),
         [result, b],
     )

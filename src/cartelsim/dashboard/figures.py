@@ -18,10 +18,14 @@ COMPARE_WIDTH = 380
 
 
 def _line(band: pd.DataFrame, name: str, color: str | None = None) -> charts.Line:
-    """Median with the 90 % band (no band where all runs agree)."""
+    """Median with the 90 % and 50 % bands (no band where all runs agree)."""
     spread = bool((band["q95"] > band["q05"] + 1e-9 * band["q95"].abs().max()).any())
-    low, high = (band["q05"], band["q95"]) if spread else (None, None)
-    return charts.Line(name, band.index, band["q50"], low, high, color=color)
+    if not spread:
+        return charts.Line(name, band.index, band["q50"], color=color)
+    return charts.Line(
+        name, band.index, band["q50"], band["q05"], band["q95"], color=color,
+        low50=band["q25"], high50=band["q75"],
+    )  # fmt: skip
 
 
 def _spans(observed: list[views.Observed], variable: str) -> list[charts.Span]:
@@ -35,16 +39,26 @@ def _spans(observed: list[views.Observed], variable: str) -> list[charts.Span]:
     return out
 
 
-def band_words(runs: int, posterior: str | None) -> tuple[str, str]:
-    """(subtitle, band label): what the bands span."""
+def band_words(runs: int, posterior: str | None, stochastic: bool = True) -> tuple[str, str]:
+    """(subtitle, band label): what the bands span, in words: posterior draws, stochastic
+    runs, or both (deterministic runs without a posterior are all the same: no band)."""
     if posterior is not None:
-        return (
-            f"median of {runs} posterior draws ({posterior}); shaded: 5 %-95 % of the draws",
-            f"90 % of {runs} posterior draws",
-        )
-    if runs > 1:
-        return f"median of {runs} runs; shaded: 5 %-95 % of the runs", f"90 % of {runs} runs"
-    return "one run (no band)", "one run"
+        what = f"{runs} posterior draws ({posterior})"
+        what += ", each with its own stochastic run" if stochastic else ", deterministic runs"
+        items = "draws"
+    elif runs > 1 and stochastic:
+        what, items = f"{runs} stochastic runs", "runs"
+    elif runs > 1:
+        return f"{runs} identical deterministic runs (no band)", f"{runs} identical runs"
+    else:
+        return "one run (no band)", "one run"
+    shaded = f"shaded: 5 %-95 % (light) and 25 %-75 % (dark) of the {items}"
+    return f"median of {what}; {shaded}", f"90 % of {what}"
+
+
+def inner_label(band: str) -> str:
+    """The 50 % band's label, from the 90 % band's (band_words)."""
+    return band.replace("90 %", "50 %", 1) if band.startswith("90 %") else band
 
 
 def time_series(
@@ -53,18 +67,21 @@ def time_series(
     runs: int,
     posterior: str | None = None,
     names: dict[str, str] | None = None,
+    stochastic: bool = True,
 ) -> list[charts.TimeChart]:
     """Members by group, killings per week and arrests per week, with observed data; with
-    `posterior` (its name), run r used posterior draw r, so the bands are posterior bands."""
+    `posterior` (its name), run r used posterior draw r, so the bands are posterior bands
+    (and, if `stochastic`, each draw's run noise too)."""
     names = names or {}
-    subtitle, band = band_words(runs, posterior)
+    subtitle, band = band_words(runs, posterior, stochastic)
+    inner = inner_label(band)
     groups = [
         _line(views.bands(views.by_run(table, "members", g)), names.get(g, g))
         for g in views.largest_groups(table)
     ]
     members = charts.TimeChart(
         "Members by group (the 8 largest)", "members", groups, subtitle=subtitle,
-        spans=_spans(observed, "members_total"), band_label=band,
+        spans=_spans(observed, "members_total"), band_label=band, inner_band_label=inner,
     )  # fmt: skip
     killings = charts.TimeChart(
         "Killings caused by the conflict",
@@ -73,6 +90,7 @@ def time_series(
         subtitle=subtitle + "; black: observed, averaged over the months it covers",
         spans=_spans(observed, "killings"),
         band_label=band,
+        inner_band_label=inner,
     )
     arrests = charts.TimeChart(
         "Arrests and other incapacitations",
@@ -81,6 +99,7 @@ def time_series(
         subtitle=subtitle,
         spans=_spans(observed, "incapacitated"),
         band_label=band,
+        inner_band_label=inner,
     )
     return [members, killings, arrests]
 
@@ -111,6 +130,7 @@ def comparison(
     name_b: str,
     runs: int,
     posterior: str | None = None,
+    stochastic: bool = True,
 ) -> list[charts.TimeChart]:
     """Killings and members of A and B on one axis each, and their run-by-run difference
     (with `posterior`, A and B used the same posterior draws: draw by draw)."""
@@ -118,7 +138,8 @@ def comparison(
     pairs = f"run by run, {runs} run{plural}"
     if posterior is not None:
         pairs = f"draw by draw, {runs} draw{plural}"
-    subtitle, band = band_words(runs, posterior)
+    subtitle, band = band_words(runs, posterior, stochastic)
+    inner = inner_label(band)
     out = []
     for variable, title, unit in (
         ("killings", "Killings", "killings per week"),
@@ -128,15 +149,17 @@ def comparison(
         band_b = views.bands(views.by_run(table_b, variable))
         lines = [_line(band_a, f"A: {name_a}", SIM_COLOR), _line(band_b, f"B: {name_b}", ALT_COLOR)]
         out.append(charts.TimeChart(f"{title}: A and B", unit, lines, subtitle=subtitle,
-                                    band_label=band, width=COMPARE_WIDTH))  # fmt: skip
+                                    band_label=band, inner_band_label=inner,
+                                    width=COMPARE_WIDTH))  # fmt: skip
         diff = views.difference(table_a, table_b, variable)
         scale = max(float(band_a["q50"].abs().max()), 1.0)
         diff = diff.where(diff.abs() > 1e-9 * scale, 0.0)  # float noise reads as 0, not 1e-17
         out.append(
             charts.TimeChart(
                 f"{title}: A - B ({pairs})", f"{unit}, A - B", [_line(diff, "A - B", "#555555")],
-                subtitle="median of the differences; shaded: 5 %-95 %" if runs > 1 else "",
-                band_label=band, zero_line=True, width=COMPARE_WIDTH,
+                subtitle=f"median of the differences over {band.removeprefix('90 % of ')}; "
+                "shaded: 5 %-95 % and 25 %-75 %" if runs > 1 else "",
+                band_label=band, inner_band_label=inner, zero_line=True, width=COMPARE_WIDTH,
             )
         )  # fmt: skip
     return out

@@ -1,6 +1,6 @@
 """Sections of the calibration report about what the calibration concluded: the competing
-forms' probabilities, members against PC2023's figures (overall and per form), the reports'
-claims as probabilities, and every target against its posterior predictive.
+forms' probabilities, members against PC2023's figures (overall and per form, with the
+targets the posterior misses most), and the reports' claims as probabilities.
 
 Each function takes the calibration's summary (analysis.calibrate.summarize) and returns
 an HTML fragment, empty when the summary has nothing for it; calibration_report.write puts
@@ -63,9 +63,19 @@ def members_section(summary: dict) -> str:
         "<h2>Members against PC2023</h2>\n<p>Members of all groups and recruits per week "
         "at each date (posterior-predictive draws, model-averaged, then per model). PC2023's "
         "figures hold at their 10 % share; with the share free the members move with it "
-        "(DESIGN 3.1's invariance), so the comparison is fair only at a share near 0.10.</p>\n"
-        + page.table(headers, rows)
+        "(DESIGN 3.1's invariance), so the comparison is fair only at a share near 0.10."
+        f"{_pulls(summary)}</p>\n" + page.table(headers, rows)
     )
+
+
+def _pulls(summary: dict) -> str:
+    """Which targets the posterior misses most (median error), in one sentence."""
+    points = [p for p in summary.get("predictive_check") or [] if p["comparison"] == "equal"]
+    if not points:
+        return ""
+    worst = sorted(points, key=lambda p: -abs(p["median_error"]))[:3]
+    text = "; ".join(f"{p['target']} {p['label']} {p['median_error']:+.0%}" for p in worst)
+    return f" The targets the posterior misses most (median against observed): {page.esc(text)}."
 
 
 def claims_section(summary: dict) -> str:
@@ -91,30 +101,6 @@ def claims_section(summary: dict) -> str:
         + page.table(
             ["claim", "date", "claimed", "model, median [90 %]", "probability", "what", "source"],
             rows,
-        )
-    )
-
-
-def predictive_section(summary: dict) -> str:
-    """Every target point against its posterior predictive (all fitted: a check)."""
-    points = summary.get("predictive_check") or []
-    if not points:
-        return ""
-    rows = []
-    for p in points:
-        flag = "" if p["inside_90"] else "outside the 90 % band"
-        rows.append([p["target"], p["label"], f"{p['observed']:,.0f}", f"{p['median']:,.0f}",
-                     f"[{p['q25']:,.0f}, {p['q75']:,.0f}]", f"[{p['q05']:,.0f}, {p['q95']:,.0f}]",
-                     f"{p['median_error']:+.0%}", flag])  # fmt: skip
-    worst = sorted(points, key=lambda p: -abs(p["median_error"]))[:3]
-    pulls = "; ".join(f"{p['target']} {p['label']} ({p['median_error']:+.0%})" for p in worst)
-    return (
-        "<h2>Posterior predictive check of every target</h2>\n<p>Each point was fitted, so "
-        "this says how well the model can reproduce the data, not how well it predicts "
-        f"(`cartelsim hindcast` does that). Where the data pull apart most: {page.esc(pulls)}."
-        "</p>\n"
-        + page.table(
-            ["target", "when", "observed", "median", "50 %", "90 %", "median error", ""], rows
         )
     )
 

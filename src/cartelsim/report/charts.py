@@ -98,6 +98,10 @@ def prefixed(chart: dict, prefix: str) -> dict:
 
 
 def _iso(day) -> str:
+    if type(day) is dt.date:  # the common case (Plan.dates): 40x faster than pandas
+        return day.isoformat()
+    if isinstance(day, str) and len(day) == 10:
+        return day
     return pd.Timestamp(day).strftime("%Y-%m-%d")
 
 
@@ -107,6 +111,13 @@ def _num(x) -> float | None:
     x = float(x)
     # Six significant digits: exact to the unit below a million, and a third of the bytes.
     return float(f"{x:.6g}") if np.isfinite(x) else None
+
+
+def _nums(values) -> list[float | None]:
+    """_num of every value of a sequence, at once (a chart's series: thousands of values)."""
+    x = np.asarray(values, dtype=float)
+    text = np.char.mod("%.6g", x).tolist()
+    return [float(t) if f else None for t, f in zip(text, np.isfinite(x).tolist(), strict=True)]
 
 
 def _middle(first, end) -> str:
@@ -151,6 +162,8 @@ class Line:
     high: Sequence[float] | None = None
     color: str | None = None
     dash: bool = False
+    low50: Sequence[float] | None = None  # an inner band, e.g. the 25 %-75 % quantiles
+    high50: Sequence[float] | None = None
 
 
 @dataclass(frozen=True)
@@ -181,6 +194,7 @@ class TimeChart:
     events: list[Event] = field(default_factory=list)
     spans: list[Span] = field(default_factory=list)
     band_label: str = "90 % band"
+    inner_band_label: str = "50 % band"  # what Line.low50-high50 spans
     zero_line: bool = False  # a difference chart: draw y = 0 and do not force the axis to 0
     y_domain: tuple[float, float] | None = None  # a shared axis (comparisons)
     width: int | str | None = None  # CSS pixels (default WIDTH) or "container"
@@ -209,14 +223,24 @@ def time_chart(c: TimeChart, width: int | str | None = None, height: int = HEIGH
     y = {"field": "value", "type": "quantitative", "title": c.unit, "scale": y_scale}
     y["axis"] = {"format": "~s"}
     rows = []
+    iso: dict[int, list[str]] = {}  # the lines of a chart share one list of dates
     for line in c.lines:
-        lows = line.low if line.low is not None else [None] * len(line.value)
-        highs = line.high if line.high is not None else [None] * len(line.value)
-        for day, v, lo, hi in zip(line.dates, line.value, lows, highs, strict=True):
-            row = {"date": _iso(day), "series": line.name, "value": _num(v)}
-            if lo is not None:
-                row["low"], row["high"] = _num(lo), _num(hi)
-            rows.append(row)
+        key = id(line.dates)
+        if key not in iso:
+            iso[key] = [_iso(day) for day in line.dates]
+        days = iso[key]
+        values = _nums(line.value)
+        if line.low is None:
+            rows += [{"date": d, "series": line.name, "value": v} for d, v in zip(days, values,
+                     strict=True)]  # fmt: skip
+            continue
+        lows, highs = _nums(line.low), _nums(line.high)
+        for d, v, lo, hi in zip(days, values, lows, highs, strict=True):
+            rows.append({"date": d, "series": line.name, "value": v, "low": lo, "high": hi})
+        if line.low50 is not None:
+            inner = zip(rows[-len(days) :], _nums(line.low50), _nums(line.high50), strict=True)
+            for row, lo, hi in inner:
+                row["low50"], row["high50"] = lo, hi
     layers = []
     if any(line.low is not None for line in c.lines):
         layers.append(
@@ -230,6 +254,21 @@ def time_chart(c: TimeChart, width: int | str | None = None, height: int = HEIGH
                     "y2": {"field": "high"},
                     "color": color,
                     "opacity": _shown("legend", 0.18),
+                },
+            }
+        )
+    if any(line.low50 is not None for line in c.lines):
+        layers.append(
+            {
+                "data": {"name": "lines"},
+                "transform": [{"filter": "isValid(datum.low50)"}],
+                "mark": {"type": "area", "opacity": 0.3},
+                "encoding": {
+                    "x": x,
+                    "y": {"field": "low50", "type": "quantitative", "scale": y_scale},
+                    "y2": {"field": "high50"},
+                    "color": color,
+                    "opacity": _shown("legend", 0.3),
                 },
             }
         )
@@ -312,16 +351,22 @@ def _hover_layer(c: TimeChart, rows: list[dict], x: dict) -> tuple[dict, list[di
         entry[key] = row["value"]
         if banded and row.get("low") is not None:
             entry[key + "_low"], entry[key + "_high"] = row["low"], row["high"]
+        if banded and row.get("low50") is not None:
+            entry[key + "_low50"], entry[key + "_high50"] = row["low50"], row["high50"]
     tips = [{"field": "date", "type": "temporal", "title": "week of", "format": "%d %b %Y"}]
     for line in c.lines:
         key = keys[line.name]
         unit = f" ({c.unit})"
         tips.append({"field": key, "type": "quantitative", "title": line.name + unit,
                      "format": ",.0f"})  # fmt: skip
-        if banded and any(key + "_low" in e for e in by_date.values()):
+        bands = (("", c.band_label), ("50", c.inner_band_label))
+        for suffix, label in bands if banded else ():
+            if not any(f"{key}_low{suffix}" in e for e in by_date.values()):
+                continue
             for end, word in (("_low", "low"), ("_high", "high")):
-                tips.append({"field": key + end, "type": "quantitative", "format": ",.0f",
-                             "title": f"{line.name}: {c.band_label}, {word}"})  # fmt: skip
+                title = f"{line.name}: {label}, {word}"
+                tips.append({"field": key + end + suffix, "type": "quantitative",
+                             "format": ",.0f", "title": title})  # fmt: skip
     layer = {
         "data": {"name": "hover"},
         "mark": {"type": "rule", "color": "#888", "strokeWidth": 6},
@@ -503,6 +548,249 @@ def periods_chart(
         "height": height,
         "datasets": datasets,
         "layer": layers,
+    }
+
+
+# --- posterior-predictive check: calibration -----------------------------------------------
+
+
+@dataclass(frozen=True)
+class Check:
+    """One observation against the simulated values of the posterior draws over the same
+    period (or at the same date)."""
+
+    label: str  # "2007", "2011, January-September (9 months)", "1 Feb 2009"
+    first: dt.date
+    end: dt.date  # first day after the period (first + 1 day for a value at a date)
+    observed: float
+    median: float
+    q25: float
+    q75: float
+    q05: float
+    q95: float
+    comparison: str = "equal"  # equal, at_least (a claim of "more than"), at_most
+    outside: bool = False  # the observation contradicts the 90 % band (a misfit)
+    detail: str = ""  # hover text: totals, source
+
+
+#: How each comparison is drawn and said: marker shape, words.
+COMPARISONS = {
+    "equal": ("circle", "observed"),
+    "at_least": ("triangle-up", "at least (a claim)"),
+    "at_most": ("triangle-down", "at most (a claim)"),
+}
+
+
+def predictive_chart(
+    title: str,
+    unit: str,
+    checks: list[Check],
+    band_label: str,
+    subtitle: str = "",
+    width: int | str = WIDTH,
+    height: int = HEIGHT,
+) -> dict:
+    """Each observation (a dot; a triangle for a one-sided claim, pointing the way it
+    constrains; red when outside the band) over the middle 90 % and 50 % of the simulated
+    values (bars) and their median (a tick), at the middle of its period. `band_label` says
+    what the bands span (e.g. "200 posterior draws"). Hover gives every number with its
+    unit; the legend hides layers; the x axis zooms."""
+    rows = []
+    for c in checks:
+        rows.append(
+            {
+                "date": _iso(c.first),
+                "middle": _middle(c.first, c.end),
+                "period": c.label,
+                "observed": _num(c.observed),
+                "median": _num(c.median),
+                "q25": _num(c.q25),
+                "q75": _num(c.q75),
+                "q05": _num(c.q05),
+                "q95": _num(c.q95),
+                "band90": f"{c.q05:,.0f} to {c.q95:,.0f}",
+                "band50": f"{c.q25:,.0f} to {c.q75:,.0f}",
+                "comparison": COMPARISONS[c.comparison][1],
+                "fit": "outside the 90 % band: a misfit" if c.outside else "inside the 90 % band",
+                "shape": COMPARISONS[c.comparison][0],
+                "detail": c.detail,
+            }
+        )
+    names = [
+        f"middle 90 % of {band_label}",
+        "middle 50 %",
+        "median of the draws",
+        "observed",
+        "observed outside the 90 % band",
+    ]
+    color = {
+        "field": "kind",
+        "type": "nominal",
+        "title": None,
+        "sort": names,
+        "scale": {
+            "domain": names,
+            "range": ["#a8c6e5", PALETTE[0], "#1f3b5a", OBSERVED_COLOR, MISFIT_COLOR],
+        },
+    }
+    tips = [
+        {"field": "period", "type": "nominal", "title": "period"},
+        {"field": "observed", "type": "quantitative", "title": f"observed ({unit})",
+         "format": ",.0f"},
+        {"field": "comparison", "type": "nominal", "title": "the observation is"},
+        {"field": "median", "type": "quantitative", "title": f"median of the draws ({unit})",
+         "format": ",.0f"},
+        {"field": "band50", "type": "nominal", "title": f"middle 50 % ({unit})"},
+        {"field": "band90", "type": "nominal", "title": f"middle 90 % of {band_label} ({unit})"},
+        {"field": "fit", "type": "nominal", "title": "fit"},
+        {"field": "detail", "type": "nominal", "title": "detail"},
+    ]  # fmt: skip
+    # Whole calendar years around the periods, so that the first and last bars show whole.
+    first = min(c.first for c in checks)
+    end = max(c.end for c in checks)
+    last_year = end.year if (end.month, end.day) == (1, 1) else end.year + 1
+    domain = [{"year": first.year, "month": 1, "date": 1}, {"year": last_year, "month": 1,
+              "date": 1}]  # fmt: skip
+    x = {"field": "middle", "type": "temporal", "title": None, "axis": YEAR_AXIS,
+         "scale": {"domain": domain}}  # fmt: skip
+    y_scale = {"zero": True, "nice": True}
+    misfit = "datum.fit != 'inside the 90 % band'"
+
+    def kind(name: str) -> list[dict]:
+        return [{"calculate": json.dumps(name), "as": "kind"}]
+
+    layers = [
+        {
+            "data": {"name": "checks"},
+            "transform": kind(names[0]),
+            "mark": {"type": "rule", "strokeWidth": 12, "strokeCap": "butt"},
+            "encoding": {
+                "x": x,
+                "y": {"field": "q05", "type": "quantitative", "title": unit, "scale": y_scale,
+                      "axis": {"format": "~s"}},
+                "y2": {"field": "q95"},
+                "color": color,
+                "opacity": _shown("legend", 1),
+                "tooltip": tips,
+            },
+            "params": [_legend_param("legend", "kind", names), _zoom_param()],
+        },
+        {
+            "data": {"name": "checks"},
+            "transform": kind(names[1]),
+            "mark": {"type": "rule", "strokeWidth": 12, "strokeCap": "butt"},
+            "encoding": {
+                "x": x,
+                "y": {"field": "q25", "type": "quantitative"},
+                "y2": {"field": "q75"},
+                "color": color,
+                "opacity": _shown("legend", 1),
+                "tooltip": tips,
+            },
+        },
+        {
+            "data": {"name": "checks"},
+            "transform": kind(names[2]),
+            "mark": {"type": "tick", "orient": "horizontal", "thickness": 3, "size": 20},
+            "encoding": {
+                "x": x,
+                "y": {"field": "median", "type": "quantitative"},
+                "color": color,
+                "opacity": _shown("legend", 1),
+                "tooltip": tips,
+            },
+        },
+        {
+            "data": {"name": "checks"},
+            "transform": [
+                {"calculate": f"{misfit} ? {json.dumps(names[4])} : {json.dumps(names[3])}",
+                 "as": "kind"}
+            ],
+            "mark": {"type": "point", "filled": True, "size": 130, "opacity": 1},
+            "encoding": {
+                "x": x,
+                "y": {"field": "observed", "type": "quantitative"},
+                "color": color,
+                "shape": {"field": "shape", "type": "nominal", "scale": None},
+                "opacity": _shown("legend", 1),
+                "tooltip": tips,
+            },
+        },
+    ]  # fmt: skip
+    return {
+        "title": _title(title, subtitle),
+        "width": width,
+        "height": height,
+        "datasets": {"checks": rows},
+        "layer": layers,
+    }
+
+
+# --- posterior pairs: calibration --------------------------------------------------------
+
+
+def pair_matrix(
+    columns: dict[str, Sequence[float]],
+    weights: Sequence[float],
+    title: str,
+    subtitle: str = "",
+    cell: int = 128,
+    bins: int = 20,
+) -> dict:
+    """The weighted posterior sample as a matrix: on the diagonal each parameter's weighted
+    histogram, below it the weighted 2-D histogram of every pair (darker: more posterior
+    weight). `columns` maps each axis title (e.g. "log10 recruitment_rate") to the values,
+    one per particle. Hover gives the bin's range and its share of the weight."""
+    titles = list(columns)
+    keys = {name: f"p{k}" for k, name in enumerate(titles)}
+    total = float(np.sum(weights)) or 1.0
+    rows = []
+    for k, w in enumerate(weights):
+        row = {key: _num(columns[name][k]) for name, key in keys.items()}
+        row["weight"] = _num(float(w) / total)
+        rows.append(row)
+    weight_tip = {"aggregate": "sum", "field": "weight", "type": "quantitative",
+                  "title": "share of the posterior weight", "format": ".1%"}  # fmt: skip
+
+    def binned(name: str, axis: bool = True) -> dict:
+        return {
+            "field": keys[name],
+            "bin": {"maxbins": bins},
+            "type": "quantitative",
+            "title": name if axis else None,
+        }
+
+    grid = []
+    for i, row_name in enumerate(titles):
+        cells = []
+        for col_name in titles[: i + 1]:
+            if col_name == row_name:
+                view = {
+                    "mark": {"type": "bar", "color": PALETTE[0]},
+                    "encoding": {
+                        "x": binned(row_name),
+                        "y": {**weight_tip, "title": "weight", "axis": {"format": "~%"}},
+                        "tooltip": [binned(row_name), weight_tip],
+                    },
+                }
+            else:
+                view = {
+                    "mark": "rect",
+                    "encoding": {
+                        "x": binned(col_name),
+                        "y": binned(row_name),
+                        "color": {**weight_tip, "legend": None,
+                                  "scale": {"scheme": "blues"}},
+                        "tooltip": [binned(col_name), binned(row_name), weight_tip],
+                    },
+                }  # fmt: skip
+            cells.append({"data": {"name": "particles"}, "width": cell, "height": cell, **view})
+        grid.append({"hconcat": cells})
+    return {
+        "title": _title(title, subtitle),
+        "datasets": {"particles": rows},
+        "vconcat": grid,
+        "spacing": 8,
     }
 
 
@@ -749,8 +1037,10 @@ def javascript() -> str:
     return text
 
 
+@functools.cache
 def html_script() -> str:
-    """The <script> that must come once, before any `html_div`, in a self-contained page."""
+    """The <script> that must come once, before any `html_div`, in a self-contained page
+    (made once per process: the bundle is 0.9 MB)."""
     code = javascript().replace("</script", "<\\/script")
     return f"<script>{code}</script>"
 

@@ -1,30 +1,13 @@
-"""What every HTML report shares: the inline style sheet, escaped tables, embedded figures.
+"""What every HTML report shares: the inline style sheet, escaped tables, deduplicated
+sources.
 
 Public so that the run report, the calibration report and the agent map build pages the same
-way. The calibration report still draws matplotlib figures (`png`): matplotlib is imported
-only there, set to a non-interactive backend before any figure is drawn.
+way. Their figures are the Vega-Lite specs of report/charts.py.
 """
 
 from __future__ import annotations
 
-import base64
 import html
-import io
-from pathlib import Path
-
-
-def _pyplot():
-    import matplotlib
-
-    # A report is written from scripts, servers and CI without a display: no GUI backend.
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-#: Figure resolution: sharp on screen while pc2023 (4 figures) stays well under 2 MB.
-DPI = 100
 
 STYLE = """
 body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, Arial, sans-serif;
@@ -41,27 +24,6 @@ img { max-width: 100%; } code, .mono { font-family: ui-monospace, Menlo, Consola
 li { overflow-wrap: anywhere; } .meta td:first-child { font-weight: bold; }
 .note { color: #555; font-size: 0.9em; }
 """
-
-
-def save_png(fig, path: str | Path) -> Path:
-    """Write the figure as a PNG file (for the compare and sensitivity commands); it is
-    closed."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.tight_layout()
-    fig.savefig(path, format="png", dpi=DPI)
-    _pyplot().close(fig)
-    return path
-
-
-def png(fig) -> str:
-    """The figure as an embedded PNG <img>; the figure is closed."""
-    buffer = io.BytesIO()
-    fig.tight_layout()
-    fig.savefig(buffer, format="png", dpi=DPI)
-    _pyplot().close(fig)
-    data = base64.b64encode(buffer.getvalue()).decode("ascii")
-    return f'<img alt="figure" src="data:image/png;base64,{data}">'
 
 
 def table(

@@ -23,10 +23,10 @@ from pathlib import Path
 
 import numpy as np
 
-from cartelsim import datasets
+from cartelsim import datasets, rng
 from cartelsim.report import agent_map, charts, page
 from cartelsim.results import Results, atomic_write
-from cartelsim.scenario import builtin_names, load_scenario
+from cartelsim.scenario import builtin_names, load_scenario, with_mode
 
 #: Quantiles of the ensemble shown as the band around the mean.
 BAND = (0.05, 0.95)
@@ -114,7 +114,7 @@ def _header(results: Results, summary: dict) -> str:
     meta = [
         ("Dates", f"{summary['start']} to {summary['end']} ({results.plan.weeks} weeks)"),
         ("Runs", f"{results.runs} ({_mode_text(results)})"),
-        ("Seed", str(results.seed)),
+        ("Seed", rng.text(results.seed)),
         ("Engine", results.engine),
         ("cartelsim version", prov["cartelsim_version"]),
         ("Scenario sha256", prov["scenario_sha256"]),
@@ -780,12 +780,34 @@ def _policies_table(policies: list) -> str:
 # --- 7. footer ------------------------------------------------------------------------------
 
 
+def _command(results: Results) -> str:
+    """The command line that computes this result again: the runs and seed (or the seed
+    list), the mode when it is not the built-in scenario's, the engine when not the default."""
+    scenario = results.plan.scenario
+    words = ["cartelsim", "run", scenario.name]
+    if not isinstance(results.seed, tuple):
+        words += ["--runs", str(results.runs)]
+    words.append(rng.option(results.seed))
+    mode = scenario.simulation.mode
+    if scenario.name in builtin_names() and load_scenario(scenario.name).simulation.mode != mode:
+        words += ["--mode", mode]
+    if results.engine != "aggregate":
+        words += ["--engine", results.engine]
+        options = results.summary().get("engine_options", {})
+        if options.get("scale") not in (None, 1, 1.0):
+            words += ["--scale", f"{options['scale']:g}"]
+        if options.get("regions") not in (None, "states"):
+            words += ["--regions", str(options["regions"])]
+    return " ".join(words)
+
+
 def _footer(results: Results) -> str:
     scenario = results.plan.scenario
-    command = f"cartelsim run {scenario.name} --runs {results.runs} --seed {results.seed}"
+    command = _command(results)
     text = f"<h2>How to reproduce</h2>\n<pre><code>{page.esc(command)}</code></pre>"
     # load_scenario keeps each built-in once per process, so this reads no file again.
-    if scenario.name in builtin_names() and load_scenario(scenario.name) != scenario:
+    builtin = scenario.name in builtin_names()
+    if builtin and with_mode(load_scenario(scenario.name), scenario.simulation.mode) != scenario:
         text += (
             f"<p>This run used a changed copy of the built-in scenario {page.esc(scenario.name)}: "
             "save it as a TOML file (with <code>extends</code>) and run that file instead. "
