@@ -634,6 +634,8 @@ def _support(kind: str, low: float, high: float, value: float) -> str:
 
 def _factor(ratio: float) -> str:
     """'14 % below the claim (a factor of 1.16)'."""
+    if ratio <= 0:  # the model has none of what the claim counts (e.g. a tiny test world)
+        return "none, where the claim says some"
     side = "above" if ratio >= 1 else "below"
     return f"{abs(ratio - 1):.0%} {side} the claim (a factor of {max(ratio, 1 / ratio):.2f})"
 
