@@ -546,6 +546,8 @@ def form_probabilities(table: pd.DataFrame) -> dict[str, dict[str, float]]:
     for column in [c for c in meta_columns(table) if c.endswith(FORM_SUFFIX)]:
         hypothesis = column.removesuffix(FORM_SUFFIX)
         sums = per_model.groupby(column).model_probability.sum()
+        if column == "incapacitation_form" and len(sums) < 2:
+            continue  # one form for everyone: nothing was weighed
         out[hypothesis] = {str(k): float(v) for k, v in sums.items()}
     return out
 
