@@ -106,3 +106,10 @@ def test_claims_become_probabilities():
     )
     assert claims.kind_of("greater_than") == "above"
     assert claims.kind_of("approx") == "about"
+
+
+def test_the_agent_engine_refuses_a_fragment_event_in_one_line():
+    from cartelsim.engines import get
+
+    with pytest.raises(ScenarioError, match=r"mexico\.toml: events\[\d+\]: a fragment event"):
+        get("agents").prepare(load_scenario("mexico"), 0, 0, 1, None)

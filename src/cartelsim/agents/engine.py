@@ -121,6 +121,13 @@ def _prepare(
         raise ScenarioError(
             f"{scenario.name}.toml: simulation.start_from: not supported by the agent engine"
         )
+    for i, event in enumerate(scenario.events):
+        if event.type == "fragment":
+            raise ScenarioError(
+                f"{scenario.name}.toml: events[{i}]: a fragment event (the families becoming "
+                f"the {event.dataset} groups) is not modelled by the agent engine yet; run "
+                "mexico-2006-2012 with it, or this scenario with the aggregate engine"
+            )
     settings = settings_of(scenario, scale, regions)
     return AgentContext(make_plan(scenario, data_dir), settings, load_regions(settings.regions))
 
