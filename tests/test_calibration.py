@@ -35,7 +35,8 @@ def synthetic_scenario(folder, **calibration_changes):
             value = observe.window_value(plan, weekly[variable], variable, year)[0]
             lines.append(f"{year},{value:.3f},simulated at the true values")
         (folder / f"{variable}.csv").write_text("\n".join(lines) + "\n")
-    document["parameters"].update(recruitment_rate=0.001, conflict_lethality=1e-9)
+    # away from the truth, at the prior's lower bounds (a prior may not exclude them)
+    document["parameters"].update(recruitment_rate=0.001, conflict_lethality=3e-9)
     document["calibration"] = {
         "particles": 100,
         "populations": 4,

@@ -578,10 +578,14 @@ def _same_form(a: dict, b: dict) -> bool:
 def _check_prior_holds_value(s: Scenario, prior: Prior, name: str, path: str) -> None:
     """A prior whose bounds exclude the value the scenario itself gives that parameter is a
     contradiction (the scenario's run would use a value the calibration calls impossible).
-    Only values the scenario writes are checked, not defaults it leaves alone."""
+    Only values the scenario writes are checked, not defaults it leaves alone (a value equal
+    to the field's default counts as left alone: a re-validated dump writes every default)."""
     for section, where in ((s.parameters, "parameters"), (s.observation, "observation")):
         if name in section.model_fields_set and getattr(section, name) is not None:
             value = getattr(section, name).value
+            default = type(section).model_fields[name].get_default(call_default_factory=True)
+            if isinstance(default, _Param) and default.value == value:
+                continue
             low = -math.inf if prior.low is None else prior.low
             high = math.inf if prior.high is None else prior.high
             if not low <= value <= high:
