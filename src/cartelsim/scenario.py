@@ -575,11 +575,24 @@ def _same_form(a: dict, b: dict) -> bool:
     return dump == other
 
 
+def check_priors_hold_values(s: Scenario) -> None:
+    """Before a calibration: every free prior must admit the value the scenario itself gives
+    that parameter (else the scenario's runs use a value its calibration calls impossible).
+    Checked when calibrating, not on loading, so a what-if variant may still set a value
+    outside its base's priors."""
+    if s.calibration is None:
+        return
+    for name, prior in s.calibration.free.items():
+        try:
+            _check_prior_holds_value(s, prior, name, f"calibration.free.{name}")
+        except _FieldError as exc:
+            raise ScenarioError(f"{s.name}.toml: {exc.path}: {exc.reason}") from None
+
+
 def _check_prior_holds_value(s: Scenario, prior: Prior, name: str, path: str) -> None:
-    """A prior whose bounds exclude the value the scenario itself gives that parameter is a
-    contradiction (the scenario's run would use a value the calibration calls impossible).
-    Only values the scenario writes are checked, not defaults it leaves alone (a value equal
-    to the field's default counts as left alone: a re-validated dump writes every default)."""
+    """Only values the scenario writes are checked, not defaults it leaves alone (a value
+    equal to the field's default counts as left alone: a re-validated dump writes every
+    default)."""
     for section, where in ((s.parameters, "parameters"), (s.observation, "observation")):
         if name in section.model_fields_set and getattr(section, name) is not None:
             value = getattr(section, name).value
@@ -739,7 +752,6 @@ def _check_references(s: Scenario) -> None:
         form = s.parameters.incapacitation_form
         for name, prior in s.calibration.free.items():
             _check_prior(prior, name, form, f"calibration.free.{name}")
-            _check_prior_holds_value(s, prior, name, f"calibration.free.{name}")
         for form_name, prior in s.calibration.forms.items():
             _check_prior(prior, "incapacitation", form_name, f"calibration.forms.{form_name}")
         for hypothesis, forms in s.calibration.hypotheses.items():

@@ -48,6 +48,7 @@ from cartelsim.scenario import (
     Scenario,
     ScenarioError,
     bounds_of,
+    check_priors_hold_values,
     load_scenario,
 )
 from cartelsim.trajectories import Trajectories
@@ -110,6 +111,7 @@ def setup(
         raise ScenarioError(
             f"{label}: simulation.start_from: calibrate {scenario.simulation.start_from} instead"
         )
+    check_priors_hold_values(scenario)
     fix = dict(fix or {})
     for name in fix:
         if name not in cal.free and not (name == "incapacitation" and cal.forms):
