@@ -356,7 +356,7 @@ def test_pc2023_policies_start_from_the_2022_state(pc2023_dir):
     np.testing.assert_allclose(halve.traj.members[0], base.traj.members[-1])
     assert halve.plan.weeks == 260 and halve.plan.dates()[0].year == 2022
     assert halve.traj.members[-1].sum() < base.traj.members[-1].sum()
-    assert halve.weekly["deaths"][-1, 0] < double.weekly["deaths"][-1, 0]
+    assert halve.weekly["member_deaths"][-1, 0] < double.weekly["member_deaths"][-1, 0]
 
 
 def _rhs_cases(pc2023_dir):

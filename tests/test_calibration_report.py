@@ -61,7 +61,7 @@ def made_up_calibration(seed: int = 0, particles: int = 80):
         "posterior": {n: calibrate.quantiles(table[n].to_numpy(), weights) for n in params},
         "derived": {
             "members_total_end": calibrate.quantiles(pred["traj"].members[-1].sum(axis=0)),
-            "deaths_per_week_end": calibrate.quantiles(pred["weekly"]["deaths"][-1]),
+            "deaths_per_week_end": calibrate.quantiles(pred["weekly"]["member_deaths"][-1]),
         },
         "epsilon": [30.0, 20.0, 12.5],
         "simulations": 1234,

@@ -217,9 +217,10 @@ def test_runs_over_a_posterior_use_one_draw_each_and_pair_a_with_b(posteriors, m
     killings = views.by_run(table, "killings")
     distinct = len(np.unique(sample[0][1]["recruitment_rate"]))  # drawn with replacement
     assert killings.sum().nunique() == distinct > 1  # deterministic runs, one per draw
-    deaths = views.by_run(table, "deaths")
+    by_rivals = views.by_run(table, "conflict_deaths").to_numpy()
+    civilians = views.by_run(table, "civilians_killed").to_numpy()
     share = sample[0][1]["cartel_share"]
-    assert np.allclose(killings.to_numpy(), deaths.to_numpy() / share)  # each draw's share
+    assert np.allclose(civilians, by_rivals * (1 - share) / share)  # each draw's share
     assert table.equals(run_sample(mexico, sample, seed=0).to_pandas())  # reproducible
     less = apply_levers(mexico, make_levers(recruitment_change=-0.5), _groups(mexico))
     difference = views.difference(run_sample(less, sample, 0).to_pandas(), table, "killings")

@@ -87,12 +87,12 @@ def test_aggregate_values_equal_the_tidy_table(aggregate):
         got = ds["members"].sel(run=run, date=dates[week], group=short, region=0)
         assert float(got) == expected
     # Flows at the week's start, members_total at the week's end, as in the table.
-    for name in ("deaths", "recruits", "members_total", "homicides"):
+    for name in ("member_deaths", "recruits", "members_total", "homicides"):
         rows = table[(table["variable"].astype(str) == name) & (table["run"] == 1)]
         got = ds[name].sel(run=1, date=rows["date"].to_numpy()).values
         np.testing.assert_array_equal(got, rows["value"].to_numpy())
     assert np.isnan(ds["members_total"].isel(run=0, date=0))
-    assert np.isnan(ds["deaths"].isel(run=0, date=-1))
+    assert np.isnan(ds["member_deaths"].isel(run=0, date=-1))
     members_total = ds["members"].sel(region=0).sum("group").isel(date=slice(1, None))
     np.testing.assert_allclose(members_total, ds["members_total"].isel(date=slice(1, None)))
 

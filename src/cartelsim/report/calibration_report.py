@@ -58,7 +58,12 @@ TARGET_TITLES = {
 VARIABLE_WORDS = {
     "killings": "killings",
     "homicides": "homicides",
-    "deaths": "deaths",
+    "member_deaths": "members killed",
+    "member_deaths_by_rivals": "members killed by rivals",
+    "member_deaths_by_state": "members killed by state forces",
+    "state_forces_killed": "soldiers and police killed",
+    "missing_persons": "missing persons",
+    "group_killings": "killings by groups",
     "incarcerations": "prison admissions",
     "incapacitated": "incapacitations",
     "recruits": "recruits",
