@@ -100,12 +100,21 @@ def test_leader_capture_raises_violence_there_and_may_split_the_group():
     after = clashes.conflict_hazard(world, 1)
     assert world.leader_region[0] >= 0  # a successor took over
     assert world.tally.leaders_removed == 1 and world.tally.splits == 0
-    # +80 % for both sides in the capture region, +30 % in neighbours (Lindo & Padilla-Romo);
+    # Lindo & Padilla-Romo 2018: +80 % in the capture region, +30 % in neighbours, counted
+    # once: every group's hazard there, and so the region's conflict deaths, rise by 1.8 and
+    # 1.3 (a boost carried by both sides of a pair would give 1.8^2 = 3.24 and 1.69).
     # rel: the jailed leader no longer counts among the members present
-    assert after[0, r] / before[0, r] == pytest.approx(1.8 * 1.8, rel=1e-3)
-    assert after[0, neighbour] / before[0, neighbour] == pytest.approx(1.3 * 1.3, rel=1e-3)
+    for g in np.flatnonzero(world.cells[:, r] > 0):
+        assert after[g, r] / before[g, r] == pytest.approx(1.8, rel=1e-3)
+    deaths = [(h[:, r] * world.cells[:, r]).sum() for h in (before, after)]
+    assert deaths[1] / deaths[0] == pytest.approx(1.8, rel=1e-3)
+    assert after[0, neighbour] / before[0, neighbour] == pytest.approx(1.3, rel=1e-3)
     assert after[0, far] == pytest.approx(before[0, far], rel=1e-3)
     assert clashes.conflict_hazard(world, 400)[0, r] == pytest.approx(before[0, r], rel=1e-3)
+    # durations: 12 months in the capture region, 6 in neighbours
+    assert clashes.conflict_hazard(world, 300)[0, r] / before[0, r] == pytest.approx(1.8, rel=1e-3)
+    mid = clashes.conflict_hazard(world, 200)[0, neighbour]
+    assert mid == pytest.approx(before[0, neighbour], rel=1e-3)
 
     world = world_for({"parameters": {"split_probability": 1, "split_fraction": 0.5}})
     r = int(world.leader_region[0])

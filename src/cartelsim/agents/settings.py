@@ -43,8 +43,10 @@ class _AgentParam(Strict):
 AgentParam = Annotated[_AgentParam, BeforeValidator(number_to_table)]
 
 _LP2018 = (
-    "Lindo & Padilla-Romo 2018, J. Public Economics 165: homicides +80 % in the capture "
-    "municipality for >= 12 months, +30 % for 6 months in neighbours where the group operates"
+    "Lindo & Padilla-Romo 2018, J. Health Economics 58:253-268: homicides +80 % in the capture "
+    "municipality for >= 12 months, +30 % for 6 months in other municipalities where the group "
+    "operates; applied once per region, the region taken as the capture municipality "
+    "(leadership.py)"
 )
 
 

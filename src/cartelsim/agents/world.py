@@ -160,8 +160,8 @@ class World:
     mutual_losses: np.ndarray  # (G, G) pair's recent daily losses to each other (g < h)
     # leaders
     leader_region: np.ndarray  # (G,) int, -1 without a leader
-    boost_level: np.ndarray  # (G, R) regional violence boost after captures
-    boost_until: np.ndarray  # (G, R) day the boost ends
+    boost_level: np.ndarray  # (R,) regional violence rise after captures (clashes: once)
+    boost_until: np.ndarray  # (R,) day the rise ends
     captured: np.ndarray  # (G,) bool: the group's leader was captured in a raid today
     # counts
     cells: np.ndarray  # (G, R) free members

@@ -5,10 +5,29 @@ capture a leader (raids.py marks world.captured):
 
 1. the leader is jailed and a successor takes over (a lieutenant of the group, else a
    soldier, preferring the leader's region);
-2. violence in the capture region rises by `capture_violence_boost` for `capture_boost_days`,
-   and in its neighbours by `neighbour_violence_boost` for `neighbour_boost_days`, for the
-   group and for whoever fights it there (Lindo & Padilla-Romo 2018: +80 % for 12 months,
-   +30 % for 6 months in neighbouring municipalities);
+2. violence in the capture region rises by `capture_violence_boost` (0.8) for
+   `capture_boost_days` (365), and in its neighbours by `neighbour_violence_boost` (0.3) for
+   `neighbour_boost_days` (182): every clash in the region, whoever fights, is that much
+   deadlier (clashes.py multiplies the region's conflict hazard once by 1 + L_r, so the
+   region's conflict deaths rise by +80 % / +30 %, not by 1.8^2 or 1.3^2 as when both groups
+   of a pair carried the boost). Sizes and durations: Lindo & Padilla-Romo 2018, J. Health
+   Economics 58:253-268 (docs/EVIDENCE.md section 1): homicides +80 % in the municipality
+   of the capture for at least 12 months, +30 % for 6 months in other municipalities where
+   the same organization operates. Overlapping captures in a region take the larger level
+   and the later end (not their product).
+
+   *From municipalities to regions.* The study measures municipalities; the regions here
+   are usually states. A state's violence after a capture would rise by 0.8 w_c + 0.3 w_o,
+   w_c and w_o the shares of the state's killings in the capture municipality and in the
+   other municipalities where the group operates. Captures happen where a group's
+   operations concentrate, and the model has no municipal detail to give w_c, so the
+   region is taken as the capture municipality (w_c = 1): the full +80 % in the capture
+   region, and the +30 % in the neighbouring regions, the model's stand-in for "other
+   municipalities where the group operates" (the study also finds homicides *falling* in
+   the municipalities immediately around the capture one; at state resolution they are
+   inside the capture region and net out in the +80 %). This is an upper bound of the
+   state-level effect (w_c < 1 in a real state); a region table of municipalities applies
+   the measured effect as measured.
 3. with probability `split_probability` the group splits: each of its free members in the
    capture region and its neighbours leaves with probability `split_fraction` to form a new
    group (a free group slot), a rival of the parent with weight `split_rivalry_weight`, led
@@ -112,21 +131,19 @@ def _name(world: World, g: int, row: int) -> None:
 
 
 def _boost(world: World, g: int, r: int, day: int) -> None:
+    """The capture region's and its neighbours' regional rise (once per region: clashes.py)."""
     p = world.settings.parameters
-    regions = world.regions
-    rivals = np.flatnonzero(world.cells[:, r] > 0)
-    for group in {g, *rivals.tolist()}:
-        _raise(world, group, r, p.capture_violence_boost.value, day + p.capture_boost_days.value)
-        for j in regions.neighbours(r):
-            _raise(
-                world, group, j, p.neighbour_violence_boost.value,
-                day + p.neighbour_boost_days.value,
-            )  # fmt: skip
+    _raise(world, r, p.capture_violence_boost.value, day, p.capture_boost_days.value)
+    for j in world.regions.neighbours(r):
+        _raise(world, int(j), p.neighbour_violence_boost.value, day, p.neighbour_boost_days.value)
 
 
-def _raise(world: World, g: int, r: int, level: float, until: float) -> None:
-    world.boost_level[g, r] = max(world.boost_level[g, r], level)
-    world.boost_until[g, r] = max(world.boost_until[g, r], int(until))
+def _raise(world: World, r: int, level: float, day: int, days: float) -> None:
+    """Region r's rise: `level` for `days` from today; a rise still running keeps the larger
+    level and the later end (simultaneous captures do not multiply)."""
+    running = world.boost_until[r] > day
+    world.boost_level[r] = max(world.boost_level[r], level) if running else level
+    world.boost_until[r] = max(world.boost_until[r], day + int(days))
 
 
 def split(world: World, g: int, r: int) -> int:
