@@ -11,10 +11,11 @@ violence boost of a group (dated `leader_removed` events: per group, multiplied 
 in the aggregate engine's K_ij = b_i b_j), L_r the regional rise after a leader's capture in a
 raid (leadership.py), applied once per region: every clash in r is 1 + L_r times as deadly,
 so the region's conflict deaths rise by L_r (+80 %), not by (1 + L_r)^2 as when both sides
-of a pair were boosted; C_jr rival members present, s the agent scale (fewer agents fight
-harder, so expected deaths per real member are the same at any scale), lambda =
-`clash_locality`, by default the aggregate's pair interactions over today's local ones (`locality`): the national intensity
-of clashes is the aggregate engine's, regions decide where they happen, and splits, truces,
+of a pair were boosted; C_jr rival members present, s the agent scale (fewer agents
+fight harder, so expected deaths per real member are the same at any scale), lambda =
+`clash_locality`, by default the aggregate's pair interactions over today's local ones
+(`locality`): the national intensity of clashes is the aggregate engine's, regions decide
+where they happen, and splits, truces,
 mergers and the boosts after captures change how much groups fight.
 
 Against the state: hazard k/7 * F'_r / 10,000 (k: `state_kill_rate`), F'_r the real army and
