@@ -11,7 +11,7 @@ from conftest import small_document
 
 import cartelsim
 from cartelsim.agents.engine import settings_of, simulate_agents
-from cartelsim.agents.population import ACTIVE, DEAD, DEFECTED, FREE
+from cartelsim.agents.population import ACTIVE, DEAD, DEFECTED, FREE, LOCAL_POLICE
 from cartelsim.agents.regions import RegionError, load_regions
 from cartelsim.agents.sim import build, run_world
 from cartelsim.analysis.agent_fit import killings_comparison
@@ -103,7 +103,9 @@ def test_every_member_and_state_agent_is_accounted_for():
         start_state
     )
     assert (status == DEFECTED).sum() == t.defected_in
-    assert (status == DEAD).sum() == t.forces_killed
+    assert (status == DEAD).sum() == t.forces_killed + t.local_police_killed
+    dead = world.state.kind[status == DEAD]
+    assert (dead < LOCAL_POLICE).sum() == t.forces_killed  # army and federal police
 
 
 def test_same_seed_same_results_and_run_r_does_not_depend_on_the_ensemble(tmp_path):

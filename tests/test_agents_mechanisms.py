@@ -17,6 +17,7 @@ from cartelsim.agents.mechanisms import (
     raids,
     recruitment,
 )
+from cartelsim.agents.population import DEAD, LOCAL_POLICE
 from cartelsim.agents.regions import load_regions
 from cartelsim.agents.sim import build, run_world
 from cartelsim.plan import FORCES_UNIT, make_plan
@@ -300,3 +301,23 @@ def test_decided_truces_break_and_unequal_partners_merge(tmp_path):
     assert merged.tally.mergers_decided == 1
     assert not merged.active_group[1] and merged.cells[1].sum() == 0  # B is absorbed by A
     assert record.members[-1, 1] == 0 and record.members[-1, 0] > 0
+
+
+def test_clashes_with_the_state_kill_deployed_forces_counted_apart_from_local_police():
+    # the state's clashes kill army and federal police (the sourced 395 + 384); retaliation
+    # for a leaked raid may kill local police too, counted apart
+    world = world_for({"parameters": {"forces_killed_per_state_kill": 5.0}})
+    for day in range(20):
+        clashes.step(world, day)
+        resolve.apply_requests(world)
+    dead = world.state.kind[world.state.status == DEAD]
+    assert len(dead) > 0 and (dead < LOCAL_POLICE).all()
+    assert world.today.forces_killed.sum() == len(dead)
+    assert world.today.local_police_killed.sum() == 0
+    r = int(np.argmax(world.service.informable))
+    world.requests.kill_forces(r, 500, world.streams.raids.rng)  # as a retaliation asks
+    resolve.apply_requests(world)
+    assert world.today.local_police_killed.sum() > 0
+    assert world.today.forces_killed.sum() + world.today.local_police_killed.sum() == len(
+        world.state.kind[world.state.status == DEAD]
+    )

@@ -76,3 +76,4 @@ def _tally(world: World) -> None:
     t.released += total["released"]
     t.left += total["left"]
     t.forces_killed += total["forces_killed"]
+    t.local_police_killed += total["local_police_killed"]

@@ -32,6 +32,7 @@ REGION_VARIABLES = (
     "recruits",
     "released",
     "forces_killed",
+    "local_police_killed",
     "raids",
     "raids_leaked",
     "leaders_captured",
@@ -109,6 +110,7 @@ class Counters:
     recruits: np.ndarray
     defected_in: np.ndarray
     forces_killed: np.ndarray
+    local_police_killed: np.ndarray
     raids: np.ndarray
     raids_leaked: np.ndarray
     leaders_captured: np.ndarray

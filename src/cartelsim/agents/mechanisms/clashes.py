@@ -56,7 +56,7 @@ def step(world: World, day: int) -> None:
     )  # fmt: skip
     if ratio > 0:
         for r in np.flatnonzero(killed):
-            world.requests.kill_forces(int(r), int(killed[r]), stream.rng)
+            world.requests.kill_forces(int(r), int(killed[r]), stream.rng, deployed_only=True)
 
 
 @numba.njit(cache=True)
