@@ -136,6 +136,7 @@ WRITERS: dict[str, str] = {
     "Counters.raids": "raids",
     "Counters.raids_leaked": "raids",
     "Counters.leaders_captured": "leadership",
+    "Counters.splits": "leadership",
     "Counters.table": "record",
     # the whole run's flows: record sums the counters; the rest count their own events
     **{

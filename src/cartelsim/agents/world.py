@@ -36,8 +36,27 @@ REGION_VARIABLES = (
     "raids",
     "raids_leaked",
     "leaders_captured",
+    "splits",
     "payroll",
     "businesses_closed",
+    "payroll_share_municipal",
+    "payroll_share_state",
+    "payroll_share_federal",
+    "payroll_share_local_police",
+    "payroll_share_forces",
+)
+#: Payroll levels recorded (record.py): officials by level of government, local police, and
+#: the army and federal police.
+PAYROLL_LEVELS = ("municipal", "state", "federal", "local_police", "forces")
+#: Weekly national mechanism series (record.py): events of the week, or the state at its end.
+NATIONAL_MECHANISMS = (
+    "splits",
+    "truces_decided",
+    "truces_broken",
+    "mergers_decided",
+    "leaders_removed",
+    "active_groups",
+    *(f"payroll_share_{level}" for level in PAYROLL_LEVELS),
 )
 
 
@@ -94,6 +113,7 @@ COUNTERS = (
     "raids",
     "raids_leaked",
     "leaders_captured",
+    "splits",
 )
 
 
@@ -114,6 +134,7 @@ class Counters:
     raids: np.ndarray
     raids_leaked: np.ndarray
     leaders_captured: np.ndarray
+    splits: np.ndarray
 
     @classmethod
     def zeros(cls, R: int) -> Counters:  # noqa: N803 (regions)

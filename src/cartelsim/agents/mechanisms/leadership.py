@@ -175,4 +175,5 @@ def split(world: World, g: int, r: int) -> int:
     world.names[child] = f"splinter of {world.names[g]} ({world.regions.names[r]})"
     promote(world, child, r, pool=leaving)
     world.tally.splits += 1
+    world.today.splits[r] += 1
     return child
