@@ -26,6 +26,7 @@ WELL_MIXED = {
     "parameters": {
         "initial_payroll_share": 0,
         "truce_rate": 0,
+        "lieutenant_split_rate": 0,
         "bribe_offer_rate": 0,
         "leader_capture": 0,
         "sentence_days": 0,

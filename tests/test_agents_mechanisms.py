@@ -90,7 +90,7 @@ def test_a_leak_makes_the_raid_fail_and_may_draw_retaliation():
 
 
 def test_leader_capture_raises_violence_there_and_may_split_the_group():
-    world = world_for({"parameters": {"split_probability": 0}})
+    world = world_for({"parameters": {"split_probability": 0, "lieutenant_split_rate": 0}})
     r = int(world.leader_region[0])
     neighbour = int(world.regions.neighbours(r)[0])
     far = next(k for k in range(world.R) if k != r and k not in world.regions.neighbours(r))
@@ -117,7 +117,9 @@ def test_leader_capture_raises_violence_there_and_may_split_the_group():
     mid = clashes.conflict_hazard(world, 200)[0, neighbour]
     assert mid == pytest.approx(before[0, neighbour], rel=1e-3)
 
-    world = world_for({"parameters": {"split_probability": 1, "split_fraction": 0.5}})
+    world = world_for(
+        {"parameters": {"split_probability": 1, "split_fraction": 0.5, "lieutenant_split_rate": 0}}
+    )
     r = int(world.leader_region[0])
     area = [r, *world.regions.neighbours(r)]
     members_there = world.cells[0, area].sum()
@@ -131,8 +133,9 @@ def test_leader_capture_raises_violence_there_and_may_split_the_group():
     assert world.leader_region[child] in area
 
 
-def test_without_captures_groups_never_split():
-    document = small_document(agents={"scale": 0.05, "parameters": {"leader_capture": 0}})
+def test_without_captures_or_breakaways_groups_never_split():
+    parameters = {"leader_capture": 0, "lieutenant_split_rate": 0}
+    document = small_document(agents={"scale": 0.05, "parameters": parameters})
     out = simulate_agents(validate(document, "small.toml"))
     assert out.tallies[0].splits == 0 and out.traj.members.shape[1] == 3
 
@@ -141,7 +144,8 @@ def test_a_merger_ends_clashes_between_the_merged_groups(tmp_path):
     region = tmp_path / "one.csv"
     region.write_text("id,name,population,neighbours\n1,all,1e7,\n")
     merge = {"date": "2010-06-01", "type": "merge", "groups": ["A", "B"]}
-    document = small_document(events=[merge], agents={"regions": str(region), "scale": 0.2})
+    agents = {"regions": str(region), "scale": 0.2, "parameters": {"lieutenant_split_rate": 0}}
+    document = small_document(events=[merge], agents=agents)
     out = simulate_agents(validate(document, "small.toml"))
     week = out.plan.week_of(out.plan.scenario.events[0].date)
     deaths = out.traj.flows[:, 3, 0]
@@ -154,7 +158,8 @@ def test_a_truce_stops_clashes_until_it_ends(tmp_path):
     region = tmp_path / "one.csv"
     region.write_text("id,name,population,neighbours\n1,all,1e7,\n")
     truce = {"date": "2010-06-01", "type": "truce", "groups": ["A", "B"], "end": "2011-01-01"}
-    document = small_document(events=[truce], agents={"regions": str(region), "scale": 0.2})
+    agents = {"regions": str(region), "scale": 0.2, "parameters": {"lieutenant_split_rate": 0}}
+    document = small_document(events=[truce], agents=agents)
     out = simulate_agents(validate(document, "small.toml"))
     event = out.plan.scenario.events[0]
     start, end = out.plan.week_of(event.date), out.plan.week_of(event.end)
@@ -263,6 +268,7 @@ def truce_world(tmp_path, enemy: int, seed: int = 0, **params):
     members and fights both at the base level. Returns the world after two years."""
     region = tmp_path / "one.csv"
     region.write_text("id,name,population,neighbours\n1,all,1e7,\n")
+    params = {"lieutenant_split_rate": 0, **params}  # no splinters: the three groups alone
     document = small_document(agents={"regions": str(region), "scale": 0.1, "parameters": params})
     document["groups"][2]["initial_members"] = enemy
     scenario = validate(document, "small.toml")

@@ -33,6 +33,17 @@ capture a leader (raids.py marks world.captured):
    group (a free group slot), a rival of the parent with weight `split_rivalry_weight`, led
    by one of them. DESIGN 3.2's fragmentation figures (Atuesta & Perez-Davila 2018: 5
    visible groups in 2007, ~80 in 2011) are the calibration target.
+4. lieutenants break away: in each cell (g, r), splits happen as Poisson events at
+   `lieutenant_split_rate` per lieutenant per year (a lieutenant for every `lieutenant_span`
+   members: C_gr / (span * s) real lieutenants), and a splinter forms around r as in 3.
+   but from the region alone (a lieutenant's faction), led by one of the leavers (the
+   lieutenant there, if one leaves). So splits grow with the members the groups have, as
+   the fragmentation of 2007-2011 grew with the war (Atuesta & Perez-Davila 2018: 5 visible
+   groups in 2007, ~80 in 2011; Calderon et al. 2015, Phillips 2015: fragmentation follows
+   the removal of leaders and lieutenants). The rate is derived from that target
+   (settings.py): about 75 splits over 2007-2011 against ~950,000 member-years in the 1:1
+   `mexico-2006-2012` run, 0.8 splits per 10,000 member-years, 0.004 per lieutenant-year.
+   A splinter needs a free group slot (`max_new_groups`); when none is left, no split.
 
 The jailing, the successor's new role and the splinter's members are requested
 (requests.py) and applied by resolve.py the same day, before the day's exits (so the
@@ -52,9 +63,11 @@ from cartelsim.agents.world import World
 
 
 def step(world: World, day: int) -> None:
+    p = world.settings.parameters
+    if p.lieutenant_split_rate.value > 0:
+        _breakaways(world)
     if not world.captured.any():
         return
-    p = world.settings.parameters
     rng = world.streams.leadership.rng
     for g in np.flatnonzero(world.captured):
         r = int(world.leader_region[g])
@@ -146,15 +159,28 @@ def _raise(world: World, r: int, level: float, day: int, days: float) -> None:
     world.boost_until[r] = max(world.boost_until[r], day + int(days))
 
 
-def split(world: World, g: int, r: int) -> int:
-    """Form a splinter of g around region r; returns its slot, or -1 when no slot is free or
-    nobody leaves."""
+def _breakaways(world: World) -> None:
+    """Lieutenants' splits today: Poisson per cell (item 4 of the module docstring)."""
+    p = world.settings.parameters
+    if not (~world.active_group & (world.splinter_parent == -2)).any():
+        return  # no slot left
+    per_day = p.lieutenant_split_rate.value / 365.0
+    mean = world.cells * (per_day / (p.lieutenant_span.value * world.scale))
+    events = world.streams.leadership.rng.poisson(mean)
+    for g, r in zip(*np.nonzero(events), strict=True):
+        for _ in range(int(events[g, r])):
+            split(world, int(g), int(r), region_only=True)
+
+
+def split(world: World, g: int, r: int, region_only: bool = False) -> int:
+    """Form a splinter of g around region r (with its neighbours, unless `region_only`);
+    returns its slot, or -1 when no slot is free or nobody leaves."""
     free_slots = np.flatnonzero(~world.active_group & (world.splinter_parent == -2))
     if len(free_slots) == 0:
         return -1
     child = int(free_slots[0])
     m, requests = world.members, world.requests
-    area = np.append(world.regions.neighbours(r), r)
+    area = [r] if region_only else np.append(world.regions.neighbours(r), r)
     candidates = np.flatnonzero(
         (m.view("group") == g)
         & np.isin(m.view("region"), area)
