@@ -19,6 +19,7 @@ zeroed.
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 
 from cartelsim.agents.population import ACTIVE
@@ -99,13 +100,23 @@ class Recorder:
 def payroll_by_level(world: World) -> tuple[np.ndarray, np.ndarray]:
     """(levels, R) state people on a payroll, and all of them, serving and alive, by level
     (PAYROLL_LEVELS) and serving region."""
-    s, R = world.state, world.R
-    alive = (s.region >= 0) & (s.status == ACTIVE)
-    index = LEVEL_OF_KIND[s.kind[alive]] * R + s.region[alive]
-    size = len(PAYROLL_LEVELS) * R
-    serving = np.bincount(index, minlength=size).reshape(-1, R)
-    paid = np.bincount(index[s.payroll[alive] >= 0], minlength=size).reshape(-1, R)
-    return paid.astype(float), serving.astype(float)
+    s = world.state
+    paid = np.zeros((len(PAYROLL_LEVELS), world.R))
+    serving = np.zeros((len(PAYROLL_LEVELS), world.R))
+    _count_levels(s.kind, s.region, s.status, s.payroll, LEVEL_OF_KIND, ACTIVE, paid, serving)
+    return paid, serving
+
+
+@numba.njit(cache=True)
+def _count_levels(kind, region, status, payroll, level_of_kind, active, paid, serving):
+    for i in range(len(kind)):
+        r = region[i]
+        if r < 0 or status[i] != active:
+            continue
+        level = level_of_kind[kind[i]]
+        serving[level, r] += 1.0
+        if payroll[i] >= 0:
+            paid[level, r] += 1.0
 
 
 def _tally(world: World) -> None:

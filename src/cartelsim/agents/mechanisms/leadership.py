@@ -165,11 +165,17 @@ def _breakaways(world: World) -> None:
     if not (~world.active_group & (world.splinter_parent == -2)).any():
         return  # no slot left
     per_day = p.lieutenant_split_rate.value / 365.0
-    mean = world.cells * (per_day / (p.lieutenant_span.value * world.scale))
-    events = world.streams.leadership.rng.poisson(mean)
-    for g, r in zip(*np.nonzero(events), strict=True):
-        for _ in range(int(events[g, r])):
-            split(world, int(g), int(r), region_only=True)
+    mean = world.cells.ravel() * (per_day / (p.lieutenant_span.value * world.scale))
+    total = float(mean.sum())
+    rng = world.streams.leadership.rng
+    events = int(rng.poisson(total)) if total > 0 else 0
+    if events == 0:
+        return
+    # the day's events, each in a cell drawn in proportion to its rate (a Poisson process
+    # per cell, drawn as the total and its multinomial split)
+    G, R = world.cells.shape
+    for cell in rng.choice(G * R, size=events, p=mean / total):
+        split(world, int(cell // R), int(cell % R), region_only=True)
 
 
 def split(world: World, g: int, r: int, region_only: bool = False) -> int:
