@@ -94,16 +94,16 @@ class AgentParameters(Strict):
         "the aggregate engine's (1 for one region)",
     )
     forces_killed_per_state_kill: AgentParam = _AgentParam(
-        value=0.045,
+        value=0.042,
         unit="army and federal police killed per member killed by the state (in the clash)",
         source="derived: 779 federal forces killed Dec 2006-2012 = >395 soldiers and marines "
         "(24-horas.mx 2012-11-29) + 384 federal police (SSP per Grillo), "
         "../shared/data/mexico/compiled_state_forces_arrests_prisons.csv, docs/EVIDENCE.md 5; "
-        "local police (2,986 killed Dec 2006-2011, CENAPI) are not in it. A 1:1 "
-        "mexico-2006-2012 agent run (seed 0, 2026-12-01) had 11,729 members killed by the "
-        "state and 257 federal forces killed in retaliation for leaked raids: "
-        "(779 - 257) / 11,729 = 0.045. The rule (deaths in proportion to the state's kills) "
-        "is an assumption",
+        "local police (2,986 killed Dec 2006-2011, CENAPI) are not in it. 1:1 "
+        "mexico-2006-2012 agent runs (seeds 0-2, 2026-12-01, at 0.045) had 12,728 members "
+        "killed by the state and 250 federal forces killed in retaliation for leaked raids "
+        "(means): (779 - 250) / 12,728 = 0.042. The rule (deaths in proportion to the "
+        "state's kills) is an assumption",
         assumption=True,
     )
     # raids
