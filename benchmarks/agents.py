@@ -6,6 +6,15 @@
     agent, daily, Dec 2006 to Dec 2012) in a fresh child process: wall time of the engine
     (Numba compilation included, cached after the first run: both are reported) and the
     child's peak resident memory. Targets: <= 60 s and <= 2 GB on the 2-core machine.
+    Also agent-days per second of engine time (wall and CPU): the agents alive each day
+    (members free at each week's start, times 7, plus every soldier, police officer and
+    official) summed over the run's days, over the engine's time; beside it Covasim's
+    published "roughly 5-10 million person-days per second" on one core (Covasim FAQ,
+    InstituteforDiseaseModeling/covasim v3.0.2, FAQ.rst; Kerr et al. 2021, PLoS Comput.
+    Biol. 17(7):e1009149). The comparison is loose: Covasim steps every person every day,
+    while cartelsim's resolution visits only the members with an event (most state people
+    are only targets of bribes and deaths), so agent-days are a measure of the population
+    simulated, not of the work per agent.
 (b) The same daily rules written with Mesa 3.3.1 (one Python object per member, the model's
     `agents.shuffle_do("step")`) against cartelsim's agent engine, in this process, at
     --agents members (10,000) for --days days (364 = 52 model weeks) on the 32 states:
@@ -54,12 +63,20 @@ try:
     from cartelsim.agents.engine import simulate_agents
 except ImportError:  # trees before agents/engine.py
     from cartelsim.agents.sim import simulate_agents
-t1 = time.perf_counter()
+t1, c1 = time.perf_counter(), time.process_time()
 out = simulate_agents(cartelsim.load_scenario("mexico-2006-2012"), runs=1, seed=0, scale=1.0)
-t2 = time.perf_counter()
-print(json.dumps({"import_s": t1 - t0, "engine_s": t2 - t1, "agents": out.start,
-                  "members_end": float(out.traj.members[-1].sum())}))
+t2, c2 = time.perf_counter(), time.process_time()
+weeks = out.traj.members.shape[0] - 1
+member_days = float(out.traj.members[:-1].sum()) * 7
+state_days = float(out.start.get("state_forces_start", 0) + out.start.get("officials_start", 0))
+state_days *= weeks * 7
+print(json.dumps({"import_s": t1 - t0, "engine_s": t2 - t1, "engine_cpu_s": c2 - c1,
+                  "agents": out.start, "members_end": float(out.traj.members[-1].sum()),
+                  "days": weeks * 7, "member_days": member_days,
+                  "agent_days": member_days + state_days}))
 """
+#: Covasim FAQ (v3.0.2): "can simulate roughly 5-10 million person-days per second".
+COVASIM_PERSON_DAYS_PER_S = (5e6, 10e6)
 
 
 def full_run() -> dict:
@@ -288,6 +305,16 @@ def main() -> None:
             f"    peak memory {f['peak_rss_gb']:.2f} GB: "
             f"{_verdict(f['peak_rss_gb'] <= TARGET_GB)} (target {TARGET_GB:.0f} GB)"
         )
+        if "agent_days" in f:
+            low, high = COVASIM_PERSON_DAYS_PER_S
+            for label, days in (("all agents", f["agent_days"]), ("members", f["member_days"])):
+                wall, cpu = days / f["engine_s"], days / f["engine_cpu_s"]
+                print(
+                    f"    {label}: {days / 1e9:.2f} billion agent-days, {wall / 1e6:,.0f} "
+                    f"million per second of engine wall time ({cpu / 1e6:,.0f} million per CPU "
+                    f"second; Covasim: {low / 1e6:.0f}-{high / 1e6:.0f} million person-days "
+                    f"per second on one core, {cpu / high:.0f}-{cpu / low:.0f}x)"
+                )
     if mesa is None:
         print("(b) skipped: Mesa is not installed (pip install mesa==3.3.1 to compare)")
         return

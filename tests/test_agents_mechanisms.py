@@ -17,6 +17,7 @@ from cartelsim.agents.mechanisms import (
     raids,
     recruitment,
 )
+from cartelsim.agents.population import DEAD, LOCAL_POLICE
 from cartelsim.agents.regions import load_regions
 from cartelsim.agents.sim import build, run_world
 from cartelsim.plan import FORCES_UNIT, make_plan
@@ -89,7 +90,7 @@ def test_a_leak_makes_the_raid_fail_and_may_draw_retaliation():
 
 
 def test_leader_capture_raises_violence_there_and_may_split_the_group():
-    world = world_for({"parameters": {"split_probability": 0}})
+    world = world_for({"parameters": {"split_probability": 0, "lieutenant_split_rate": 0}})
     r = int(world.leader_region[0])
     neighbour = int(world.regions.neighbours(r)[0])
     far = next(k for k in range(world.R) if k != r and k not in world.regions.neighbours(r))
@@ -100,14 +101,25 @@ def test_leader_capture_raises_violence_there_and_may_split_the_group():
     after = clashes.conflict_hazard(world, 1)
     assert world.leader_region[0] >= 0  # a successor took over
     assert world.tally.leaders_removed == 1 and world.tally.splits == 0
-    # +80 % for both sides in the capture region, +30 % in neighbours (Lindo & Padilla-Romo);
+    # Lindo & Padilla-Romo 2018: +80 % in the capture region, +30 % in neighbours, counted
+    # once: every group's hazard there, and so the region's conflict deaths, rise by 1.8 and
+    # 1.3 (a boost carried by both sides of a pair would give 1.8^2 = 3.24 and 1.69).
     # rel: the jailed leader no longer counts among the members present
-    assert after[0, r] / before[0, r] == pytest.approx(1.8 * 1.8, rel=1e-3)
-    assert after[0, neighbour] / before[0, neighbour] == pytest.approx(1.3 * 1.3, rel=1e-3)
+    for g in np.flatnonzero(world.cells[:, r] > 0):
+        assert after[g, r] / before[g, r] == pytest.approx(1.8, rel=1e-3)
+    deaths = [(h[:, r] * world.cells[:, r]).sum() for h in (before, after)]
+    assert deaths[1] / deaths[0] == pytest.approx(1.8, rel=1e-3)
+    assert after[0, neighbour] / before[0, neighbour] == pytest.approx(1.3, rel=1e-3)
     assert after[0, far] == pytest.approx(before[0, far], rel=1e-3)
     assert clashes.conflict_hazard(world, 400)[0, r] == pytest.approx(before[0, r], rel=1e-3)
+    # durations: 12 months in the capture region, 6 in neighbours
+    assert clashes.conflict_hazard(world, 300)[0, r] / before[0, r] == pytest.approx(1.8, rel=1e-3)
+    mid = clashes.conflict_hazard(world, 200)[0, neighbour]
+    assert mid == pytest.approx(before[0, neighbour], rel=1e-3)
 
-    world = world_for({"parameters": {"split_probability": 1, "split_fraction": 0.5}})
+    world = world_for(
+        {"parameters": {"split_probability": 1, "split_fraction": 0.5, "lieutenant_split_rate": 0}}
+    )
     r = int(world.leader_region[0])
     area = [r, *world.regions.neighbours(r)]
     members_there = world.cells[0, area].sum()
@@ -121,8 +133,9 @@ def test_leader_capture_raises_violence_there_and_may_split_the_group():
     assert world.leader_region[child] in area
 
 
-def test_without_captures_groups_never_split():
-    document = small_document(agents={"scale": 0.05, "parameters": {"leader_capture": 0}})
+def test_without_captures_or_breakaways_groups_never_split():
+    parameters = {"leader_capture": 0, "lieutenant_split_rate": 0}
+    document = small_document(agents={"scale": 0.05, "parameters": parameters})
     out = simulate_agents(validate(document, "small.toml"))
     assert out.tallies[0].splits == 0 and out.traj.members.shape[1] == 3
 
@@ -131,7 +144,8 @@ def test_a_merger_ends_clashes_between_the_merged_groups(tmp_path):
     region = tmp_path / "one.csv"
     region.write_text("id,name,population,neighbours\n1,all,1e7,\n")
     merge = {"date": "2010-06-01", "type": "merge", "groups": ["A", "B"]}
-    document = small_document(events=[merge], agents={"regions": str(region), "scale": 0.2})
+    agents = {"regions": str(region), "scale": 0.2, "parameters": {"lieutenant_split_rate": 0}}
+    document = small_document(events=[merge], agents=agents)
     out = simulate_agents(validate(document, "small.toml"))
     week = out.plan.week_of(out.plan.scenario.events[0].date)
     deaths = out.traj.flows[:, 3, 0]
@@ -144,7 +158,8 @@ def test_a_truce_stops_clashes_until_it_ends(tmp_path):
     region = tmp_path / "one.csv"
     region.write_text("id,name,population,neighbours\n1,all,1e7,\n")
     truce = {"date": "2010-06-01", "type": "truce", "groups": ["A", "B"], "end": "2011-01-01"}
-    document = small_document(events=[truce], agents={"regions": str(region), "scale": 0.2})
+    agents = {"regions": str(region), "scale": 0.2, "parameters": {"lieutenant_split_rate": 0}}
+    document = small_document(events=[truce], agents=agents)
     out = simulate_agents(validate(document, "small.toml"))
     event = out.plan.scenario.events[0]
     start, end = out.plan.week_of(event.date), out.plan.week_of(event.end)
@@ -253,6 +268,7 @@ def truce_world(tmp_path, enemy: int, seed: int = 0, **params):
     members and fights both at the base level. Returns the world after two years."""
     region = tmp_path / "one.csv"
     region.write_text("id,name,population,neighbours\n1,all,1e7,\n")
+    params = {"lieutenant_split_rate": 0, **params}  # no splinters: the three groups alone
     document = small_document(agents={"regions": str(region), "scale": 0.1, "parameters": params})
     document["groups"][2]["initial_members"] = enemy
     scenario = validate(document, "small.toml")
@@ -291,3 +307,23 @@ def test_decided_truces_break_and_unequal_partners_merge(tmp_path):
     assert merged.tally.mergers_decided == 1
     assert not merged.active_group[1] and merged.cells[1].sum() == 0  # B is absorbed by A
     assert record.members[-1, 1] == 0 and record.members[-1, 0] > 0
+
+
+def test_clashes_with_the_state_kill_deployed_forces_counted_apart_from_local_police():
+    # the state's clashes kill army and federal police (the sourced 395 + 384); retaliation
+    # for a leaked raid may kill local police too, counted apart
+    world = world_for({"parameters": {"forces_killed_per_state_kill": 5.0}})
+    for day in range(20):
+        clashes.step(world, day)
+        resolve.apply_requests(world)
+    dead = world.state.kind[world.state.status == DEAD]
+    assert len(dead) > 0 and (dead < LOCAL_POLICE).all()
+    assert world.today.forces_killed.sum() == len(dead)
+    assert world.today.local_police_killed.sum() == 0
+    r = int(np.argmax(world.service.informable))
+    world.requests.kill_forces(r, 500, world.streams.raids.rng)  # as a retaliation asks
+    resolve.apply_requests(world)
+    assert world.today.local_police_killed.sum() > 0
+    assert world.today.forces_killed.sum() + world.today.local_police_killed.sum() == len(
+        world.state.kind[world.state.status == DEAD]
+    )

@@ -39,6 +39,8 @@ class AgentRuns:
 
     plan, traj: as in the Results (groups include the splinter slots that were used).
     regional: (weeks, len(REGION_VARIABLES), regions, runs).
+    national: (weeks, len(NATIONAL_MECHANISMS), runs): splits, truces, mergers, active groups,
+    payroll shares by level, week by week (record.py).
     members_by_region: (weeks + 1, groups, regions, runs) free members at the start of each week.
     start: agents at the start (real people): cartel members, state forces, officials.
     tallies: one Tally per run (cumulative flows of members, captures, splits, truces).
@@ -48,6 +50,7 @@ class AgentRuns:
     traj: Trajectories
     regions: Regions
     regional: np.ndarray
+    national: np.ndarray
     members_by_region: np.ndarray
     start: dict[str, int]
     tallies: list[Tally]
@@ -61,6 +64,7 @@ class AgentRuns:
         return {
             "agents": self.start,
             "engine_options": {"scale": self.scale, "regions": self.settings.regions},
+            "yearly": output.yearly_with_mechanisms(results),
             "yearly_by_region": output.yearly_by_region(results),
         }
 
@@ -152,6 +156,7 @@ def _simulate(ctx: AgentContext, seed: int, first: int, stop: int, progress=None
     invariants.check_values(_extended(plan, used), traj, first)
     arrays = {
         "regional": np.stack([rec.regional for rec, _ in outputs], axis=-1),
+        "national": np.stack([rec.national for rec, _ in outputs], axis=-1),
         "members_by_region": np.stack(
             [rec.members_by_region[:, :used] for rec, _ in outputs], axis=-1
         ),
@@ -176,6 +181,7 @@ def _results(ctx: AgentContext, parts: list[Part], seed: int, data_dir: str | No
     traj = Trajectories.join([p.traj for p in parts])
     plan = _extended(ctx.plan, traj.members.shape[1], parts[0].info)
     regional = _join([p.arrays["regional"] for p in parts])
+    national = _join([p.arrays["national"] for p in parts])
     by_region = _join([p.arrays["members_by_region"] for p in parts])
     tallies = _join([p.arrays["tallies"] for p in parts])
     extra = AgentRuns(
@@ -183,6 +189,7 @@ def _results(ctx: AgentContext, parts: list[Part], seed: int, data_dir: str | No
         traj=traj,
         regions=ctx.regions,
         regional=regional,
+        national=national,
         members_by_region=by_region,
         start=parts[0].info["start"],
         tallies=[Tally(*map(int, tallies[:, r])) for r in range(tallies.shape[1])],

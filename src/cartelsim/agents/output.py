@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 
 from cartelsim import observe
-from cartelsim.agents.record import STOCKS
-from cartelsim.agents.world import REGION_VARIABLES
+from cartelsim.agents.record import SHARES, STOCKS
+from cartelsim.agents.world import NATIONAL_MECHANISMS, REGION_VARIABLES
 from cartelsim.plan import WEEKS_PER_YEAR
 
 
@@ -71,26 +71,76 @@ def regional_table(results) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
+#: Regional weekly variables summed over a year in the yearly rows (the rest: at its end).
+YEARLY_FLOWS = (
+    "raids",
+    "raids_leaked",
+    "leaders_captured",
+    "splits",
+    "forces_killed",
+    "local_police_killed",
+    "arrests",
+)
+#: National mechanism series that are counts of events (summed over a year).
+NATIONAL_FLOWS = ("splits", "truces_decided", "truces_broken", "mergers_decided", "leaders_removed")
+
+
 def yearly_by_region(results) -> list[dict]:
     """Ensemble means per calendar year and region: homicides, oc_killings (the killings
-    the conflict causes), members_total (at the year's end)."""
+    the conflict causes), members_total (at the year's end), the mechanisms' events of the
+    year (YEARLY_FLOWS: raids, leaked raids, leaders captured, splits, state forces and local
+    police killed, arrests) and the state at its end (businesses_closed, payroll shares by
+    level)."""
     plan, weekly = results.plan, regional_weekly(results)
     ids = results.extra.regions.ids
     rows = []
     for year in observe.years(plan):
         mask = observe.window(plan, year)
         last = np.flatnonzero(mask)[-1]
-        homicides = weekly["homicides"][mask].sum(axis=0).mean(axis=-1)
-        killings = weekly["killings"][mask].sum(axis=0).mean(axis=-1)
-        members = weekly["members_total"][last].mean(axis=-1)
+        values = {
+            "homicides": weekly["homicides"][mask].sum(axis=0).mean(axis=-1),
+            "oc_killings": weekly["killings"][mask].sum(axis=0).mean(axis=-1),
+            "members_total": weekly["members_total"][last].mean(axis=-1),
+            **{k: weekly[k][mask].sum(axis=0).mean(axis=-1) for k in YEARLY_FLOWS},
+            "businesses_closed": weekly["businesses_closed"][last].mean(axis=-1),
+            **{k: weekly[k][last].mean(axis=-1) for k in SHARES},
+        }
         for k, region in enumerate(ids):
-            rows.append(
-                {
-                    "year": int(year),
-                    "region": int(region),
-                    "homicides": float(homicides[k]),
-                    "oc_killings": float(killings[k]),
-                    "members_total": float(members[k]),
-                }
-            )
+            row = {"year": int(year), "region": int(region)}
+            row.update({name: float(v[k]) for name, v in values.items()})
+            rows.append(row)
+    return rows
+
+
+def national_mechanisms(results) -> dict[str, np.ndarray]:
+    """Each national mechanism series as (weeks, runs), plus the regional flows summed over
+    regions and businesses_closed as the population-weighted national share."""
+    agents = results.extra
+    out = {name: agents.national[:, k] for k, name in enumerate(NATIONAL_MECHANISMS)}
+    weekly = regional_weekly(results)
+    for name in YEARLY_FLOWS:
+        if name not in out:
+            out[name] = weekly[name].sum(axis=1)
+    weights = agents.regions.population / agents.regions.population.sum()
+    out["businesses_closed"] = np.einsum("wrn,r->wn", weekly["businesses_closed"], weights)
+    return out
+
+
+def yearly_with_mechanisms(results) -> list[dict]:
+    """The summary's yearly rows (results.yearly) with every mechanism of the year beside
+    them, ensemble means: events summed over the year (raids, leaked raids, leaders captured
+    in raids and removed in all, splits, truces decided and broken, mergers decided, state
+    forces and local police killed), and at the year's end active groups, the share of
+    businesses closed (population-weighted) and the payroll shares by level."""
+    plan, series = results.plan, national_mechanisms(results)
+    flows = set(NATIONAL_FLOWS) | set(YEARLY_FLOWS)
+    rows = results.yearly()
+    for row in rows:
+        mask = observe.window(plan, row["year"])
+        last = np.flatnonzero(mask)[-1]
+        for name, values in series.items():
+            if name == "arrests":  # the core row has it as incapacitated
+                continue
+            value = values[mask].sum(axis=0) if name in flows else values[last]
+            row[name] = float(value.mean())
     return rows

@@ -50,6 +50,7 @@ RESOLVED_COUNTERS = (
     "recruits",
     "defected_in",
     "forces_killed",
+    "local_police_killed",
 )
 
 _RESOLVE = "resolve"
@@ -135,6 +136,7 @@ WRITERS: dict[str, str] = {
     "Counters.raids": "raids",
     "Counters.raids_leaked": "raids",
     "Counters.leaders_captured": "leadership",
+    "Counters.splits": "leadership",
     "Counters.table": "record",
     # the whole run's flows: record sums the counters; the rest count their own events
     **{
@@ -148,6 +150,7 @@ WRITERS: dict[str, str] = {
             "released",
             "left",
             "forces_killed",
+            "local_police_killed",
         )
     },  # fmt: skip
     "Tally.leaders_removed": "leadership",
@@ -252,3 +255,4 @@ class Tally:
     truces_decided: int = 0
     truces_broken: int = 0
     mergers_decided: int = 0
+    local_police_killed: int = 0

@@ -7,20 +7,40 @@ conflict_deaths, saturation (members who leave). By region: world.REGION_VARIABL
 members_total, payroll and businesses_closed are the state at the week's end, the rest sums
 over the week; and free members by group and region at the start of each week (which group
 holds each region: the dashboard's control map). Agent counts are divided by the scale, so
-outputs are in real people at any scale; raids and leader captures are counted as they happen.
-The day's counters are added to the run's Tally, then zeroed.
+outputs are in real people at any scale; raids, leader captures and splits are counted as
+they happen. Payroll shares by level (officials by level of government, local police, army
+and federal police): the share of those serving in the region, and alive, who are on some
+group's payroll at the week's end. Nationally, beside the flows, world.NATIONAL_MECHANISMS
+per week: splits, truces and mergers the groups decided, truces broken, leaders removed
+(captured in raids or by scheduled events), active groups (with free members) at the week's
+end and the national payroll shares. The day's counters are added to the run's Tally, then
+zeroed.
 """
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 
-from cartelsim.agents.world import COUNTERS, DAYS_PER_WEEK, REGION_VARIABLES, World
+from cartelsim.agents.population import ACTIVE
+from cartelsim.agents.world import (
+    COUNTERS,
+    DAYS_PER_WEEK,
+    NATIONAL_MECHANISMS,
+    PAYROLL_LEVELS,
+    REGION_VARIABLES,
+    World,
+)
 
 __all__ = ["COUNTERS", "Recorder"]
 #: Counters that are real events, not agents: never divided by the scale.
-UNSCALED = ("raids", "raids_leaked", "leaders_captured")
-STOCKS = ("members_total", "payroll", "businesses_closed")
+UNSCALED = ("raids", "raids_leaked", "leaders_captured", "splits")
+SHARES = tuple(f"payroll_share_{level}" for level in PAYROLL_LEVELS)
+STOCKS = ("members_total", "payroll", "businesses_closed", *SHARES)
+#: State people's kind (population.ARMY ... OFFICIAL_FEDERAL) -> index in PAYROLL_LEVELS.
+LEVEL_OF_KIND = np.array([4, 4, 3, 0, 1, 2])
+#: Tally fields whose weekly differences are national mechanism series.
+_TALLIED = ("splits", "truces_decided", "truces_broken", "mergers_decided", "leaders_removed")
 
 
 class Recorder:
@@ -29,6 +49,8 @@ class Recorder:
         self.members_by_region = np.zeros((weeks + 1, n_groups, n_regions))  # who holds where
         self.flows = np.zeros((weeks, 5))
         self.regional = np.zeros((weeks, len(REGION_VARIABLES), n_regions))
+        self.national = np.zeros((weeks, len(NATIONAL_MECHANISMS)))
+        self._tallied = np.zeros(len(_TALLIED))
         self._week_table = np.zeros((len(COUNTERS), n_regions))
         self._week = dict(zip(COUNTERS, self._week_table, strict=True))
 
@@ -53,15 +75,48 @@ class Recorder:
             w["conflict_deaths"].sum(),
             w["left"].sum(),
         ]
+        paid, serving = payroll_by_level(world)
+        shares = paid / np.maximum(serving, 1)
         values = {
             "members_total": world.cells.sum(axis=0) / s,
             "payroll": world.payroll.sum(axis=0) / s,
             "businesses_closed": world.closed.copy(),
             "recruits": w["recruits"] + w["defected_in"],
+            **dict(zip(SHARES, shares, strict=True)),
         }
         for k, name in enumerate(REGION_VARIABLES):
             self.regional[week, k] = values[name] if name in values else w[name]
+        tallied = np.array([getattr(world.tally, f) for f in _TALLIED], dtype=float)
+        national = {
+            **dict(zip(_TALLIED, tallied - self._tallied, strict=True)),
+            "active_groups": float((world.cells.sum(axis=1) > 0).sum()),
+            **dict(zip(SHARES, paid.sum(axis=1) / np.maximum(serving.sum(axis=1), 1), strict=True)),
+        }
+        self.national[week] = [national[name] for name in NATIONAL_MECHANISMS]
+        self._tallied = tallied
         self._week_table[:] = 0.0
+
+
+def payroll_by_level(world: World) -> tuple[np.ndarray, np.ndarray]:
+    """(levels, R) state people on a payroll, and all of them, serving and alive, by level
+    (PAYROLL_LEVELS) and serving region."""
+    s = world.state
+    paid = np.zeros((len(PAYROLL_LEVELS), world.R))
+    serving = np.zeros((len(PAYROLL_LEVELS), world.R))
+    _count_levels(s.kind, s.region, s.status, s.payroll, LEVEL_OF_KIND, ACTIVE, paid, serving)
+    return paid, serving
+
+
+@numba.njit(cache=True)
+def _count_levels(kind, region, status, payroll, level_of_kind, active, paid, serving):
+    for i in range(len(kind)):
+        r = region[i]
+        if r < 0 or status[i] != active:
+            continue
+        level = level_of_kind[kind[i]]
+        serving[level, r] += 1.0
+        if payroll[i] >= 0:
+            paid[level, r] += 1.0
 
 
 def _tally(world: World) -> None:
@@ -76,3 +131,4 @@ def _tally(world: World) -> None:
     t.released += total["released"]
     t.left += total["left"]
     t.forces_killed += total["forces_killed"]
+    t.local_police_killed += total["local_police_killed"]

@@ -63,9 +63,11 @@ class Requests:
     def merge(self, source: int, target: int) -> None:
         self._queue.append((MERGE, int(source), int(target)))
 
-    def kill_forces(self, region: int, count: int, rng: np.random.Generator) -> None:
+    def kill_forces(
+        self, region: int, count: int, rng: np.random.Generator, deployed_only: bool = False
+    ) -> None:
         if count > 0:
-            self._queue.append((KILL, int(region), int(count), rng))
+            self._queue.append((KILL, int(region), int(count), rng, bool(deployed_only)))
 
     def defect(self, rows: np.ndarray, groups: np.ndarray) -> None:
         if len(rows):

@@ -211,20 +211,27 @@ def people_in(world: World, region: int) -> np.ndarray:
     return service.order[service.offsets[region] : service.offsets[region + 1]]
 
 
-def _kill_forces(world: World, region: int, how_many: int, rng: np.random.Generator) -> None:
-    """Up to `how_many` active army, federal or local police serving in `region` die, drawn
-    with the requester's Generator; their payroll and the serving counts follow."""
+def _kill_forces(
+    world: World, region: int, how_many: int, rng: np.random.Generator, deployed_only: bool
+) -> None:
+    """Up to `how_many` active army, federal or local police serving in `region` die (army
+    and federal police only when `deployed_only`: the forces in a clash), drawn with the
+    requester's Generator; their payroll and the serving counts follow. Counted apart:
+    forces_killed (army and federal police, the sourced 395 + 384) and local_police_killed."""
     s = world.state
     rows = people_in(world, region)
-    rows = rows[(s.kind[rows] <= LOCAL_POLICE) & (s.status[rows] == ACTIVE)]
+    top = LOCAL_POLICE - 1 if deployed_only else LOCAL_POLICE
+    rows = rows[(s.kind[rows] <= top) & (s.status[rows] == ACTIVE)]
     if len(rows) == 0 or how_many <= 0:
         return
     victims = rng.choice(rows, size=min(how_many, len(rows)), replace=False)
     s.status[victims] = DEAD
     corruption.leave_payroll(world, victims)
-    world.service.forces_in[region] -= int((s.kind[victims] < LOCAL_POLICE).sum())
+    federal = int((s.kind[victims] < LOCAL_POLICE).sum())
+    world.service.forces_in[region] -= federal
     world.service.informable[region] -= len(victims)
-    world.today.forces_killed[region] += len(victims)
+    world.today.forces_killed[region] += federal
+    world.today.local_police_killed[region] += len(victims) - federal
 
 
 def _defect(world: World, rows, groups) -> None:

@@ -43,8 +43,10 @@ class _AgentParam(Strict):
 AgentParam = Annotated[_AgentParam, BeforeValidator(number_to_table)]
 
 _LP2018 = (
-    "Lindo & Padilla-Romo 2018, J. Public Economics 165: homicides +80 % in the capture "
-    "municipality for >= 12 months, +30 % for 6 months in neighbours where the group operates"
+    "Lindo & Padilla-Romo 2018, J. Health Economics 58:253-268: homicides +80 % in the capture "
+    "municipality for >= 12 months, +30 % for 6 months in other municipalities where the group "
+    "operates; applied once per region, the region taken as the capture municipality "
+    "(leadership.py)"
 )
 
 
@@ -91,12 +93,18 @@ class AgentParameters(Strict):
         "pair interactions over today's local ones, so the national intensity of clashes is "
         "the aggregate engine's (1 for one region)",
     )
-    forces_killed_per_state_kill: AgentParam = _a(
-        0.07,
-        "state forces killed per member killed by the state",
-        "assumption of the order of >395 soldiers and marines (24-horas.mx 2012-11-29) and "
-        "384 federal police (Grillo) killed 2006-2012, against ~10,500 members killed by the "
-        "state in the aggregate mexico-2006-2012 run",
+    forces_killed_per_state_kill: AgentParam = _AgentParam(
+        value=0.042,
+        unit="army and federal police killed per member killed by the state (in the clash)",
+        source="derived: 779 federal forces killed Dec 2006-2012 = >395 soldiers and marines "
+        "(24-horas.mx 2012-11-29) + 384 federal police (SSP per Grillo), "
+        "../shared/data/mexico/compiled_state_forces_arrests_prisons.csv, docs/EVIDENCE.md 5; "
+        "local police (2,986 killed Dec 2006-2011, CENAPI) are not in it. 1:1 "
+        "mexico-2006-2012 agent runs (seeds 0-2, 2026-12-01, at 0.045) had 12,728 members "
+        "killed by the state and 250 federal forces killed in retaliation for leaked raids "
+        "(means): (779 - 250) / 12,728 = 0.042. The rule (deaths in proportion to the "
+        "state's kills) is an assumption",
+        assumption=True,
     )
     # raids
     raid_rate: AgentParam = _a(0.2, "raids per 10,000 deployed per group present per day")
@@ -122,6 +130,18 @@ class AgentParameters(Strict):
         "assumption; calibration target: 5 visible groups in 2007 to ~80 in 2011 (Atuesta & "
         "Perez-Davila 2018, Trends in Organized Crime 21)",
     )
+    lieutenant_split_rate: AgentParam = _AgentParam(
+        value=0.004,
+        unit="splits per lieutenant per year (a faction breaks away in its region)",
+        source="derived from the fragmentation target, 5 visible groups in 2007 to ~80 in 2011 "
+        "(Atuesta & Perez-Davila 2018, Trends in Organized Crime 21:235, p. 236; "
+        "docs/EVIDENCE.md 2): ~75 splits over 2007-2011 against ~950,000 member-years of "
+        "2007-2011 in the 1:1 mexico-2006-2012 agent run (seed 0, 2026-12-01) = 0.8 per "
+        "10,000 member-years = 0.004 per lieutenant (1 per 50 members) per year; 1:1 runs at "
+        "0.0035 and 0.005 gave 72 and 109 active groups at the end of 2011. That splits grow "
+        "with membership is an assumption",
+        assumption=True,
+    )
     split_fraction: AgentParam = _a(
         0.3, "share of the group's members in the capture region and neighbours who leave"
     )
@@ -134,15 +154,25 @@ class AgentParameters(Strict):
         value=0.3, unit="relative rise in clashes in neighbouring regions", source=_LP2018
     )
     neighbour_boost_days: AgentParam = _AgentParam(value=182, unit="days", source=_LP2018)
-    max_new_groups: AgentParam = _a(30.0, "room for splinter groups formed during a run")
+    max_new_groups: AgentParam = _a(
+        150.0,
+        "room for splinter groups formed during a run",
+        "assumption, of the order of the 150 groups of PC2023's 2020 network (more than the "
+        "~80 of 2011 the splits aim at)",
+    )
     # alliances decided by groups (alliances.py); 0 for truce_rate turns the rule off
     truce_rate: AgentParam = _a(
         0.01, "daily chance that a pair meeting the truce conditions agrees a truce"
     )
     truce_loss_threshold: AgentParam = _a(
-        0.02,
+        0.002,
         "members of a pair killed by each other per member of the pair per year (recent "
         "average) above which the pair considers a truce",
+        "assumption, set where the rule can fire: in the 1:1 mexico-2006-2012 run the pairs "
+        "that fight hardest lose 0.2-0.3 % of their members a year to each other (scale 0.25, "
+        "seed 0, 2026-12-01; the earlier 2 % was never reached). The conditions, heavy "
+        "mutual losses and a stronger common enemy, are those of the documented pacts: the "
+        "Sinaloa-Gulf talks of June 2007 and the anti-Zeta bloc of 2010 (docs/EVIDENCE.md 7)",
     )
     truce_memory_days: AgentParam = _a(
         90.0, "days over which groups remember their losses (exponential average)"

@@ -32,11 +32,31 @@ REGION_VARIABLES = (
     "recruits",
     "released",
     "forces_killed",
+    "local_police_killed",
     "raids",
     "raids_leaked",
     "leaders_captured",
+    "splits",
     "payroll",
     "businesses_closed",
+    "payroll_share_municipal",
+    "payroll_share_state",
+    "payroll_share_federal",
+    "payroll_share_local_police",
+    "payroll_share_forces",
+)
+#: Payroll levels recorded (record.py): officials by level of government, local police, and
+#: the army and federal police.
+PAYROLL_LEVELS = ("municipal", "state", "federal", "local_police", "forces")
+#: Weekly national mechanism series (record.py): events of the week, or the state at its end.
+NATIONAL_MECHANISMS = (
+    "splits",
+    "truces_decided",
+    "truces_broken",
+    "mergers_decided",
+    "leaders_removed",
+    "active_groups",
+    *(f"payroll_share_{level}" for level in PAYROLL_LEVELS),
 )
 
 
@@ -93,6 +113,7 @@ COUNTERS = (
     "raids",
     "raids_leaked",
     "leaders_captured",
+    "splits",
 )
 
 
@@ -109,9 +130,11 @@ class Counters:
     recruits: np.ndarray
     defected_in: np.ndarray
     forces_killed: np.ndarray
+    local_police_killed: np.ndarray
     raids: np.ndarray
     raids_leaked: np.ndarray
     leaders_captured: np.ndarray
+    splits: np.ndarray
 
     @classmethod
     def zeros(cls, R: int) -> Counters:  # noqa: N803 (regions)
@@ -160,8 +183,8 @@ class World:
     mutual_losses: np.ndarray  # (G, G) pair's recent daily losses to each other (g < h)
     # leaders
     leader_region: np.ndarray  # (G,) int, -1 without a leader
-    boost_level: np.ndarray  # (G, R) regional violence boost after captures
-    boost_until: np.ndarray  # (G, R) day the boost ends
+    boost_level: np.ndarray  # (R,) regional violence rise after captures (clashes: once)
+    boost_until: np.ndarray  # (R,) day the rise ends
     captured: np.ndarray  # (G,) bool: the group's leader was captured in a raid today
     # counts
     cells: np.ndarray  # (G, R) free members

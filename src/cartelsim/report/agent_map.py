@@ -6,15 +6,35 @@ geofacet grid, roughly geographic; facts/mexico_states.csv), one panel per calen
 one colour scale for all panels. The observed ranking is the 2009 newspaper tallies of
 executions by state (Milenio, El Universal, Reforma; facts/mexico_state_executions_2009.csv):
 killings are compared by rank, not level, since the tallies count different things.
+
+Null baselines (issue 13 item 4): beside every spatial comparison, the state table
+(`baseline_rows`) gives per year and observed state series the model's Spearman rank
+correlation and share error against it, beside three baselines that use no model: the
+population alone (every state's share of the count = its share of the population; per
+capita this predicts equal rates, so it has no rank correlation), the starting territories
+alone (the members each state holds at the start), and persistence (every state keeps its
+share, or per capita its rate, of the last observed year before: INEGI homicides by state,
+data/inegi/state_month_2000_2007.csv, 2006 for 2007 and 2007 for every later year), for
+counts and per capita (2020 census population, the region table's). Share error: half the
+sum over states of |predicted share - observed share| (0 = the same distribution, 1 =
+disjoint), over the states the series covers; per capita, of the shares of the rates. The
+observed series are the package's (INEGI homicides 2007; the 2009 tallies) and any given
+by a user (`state_series`, e.g. the full upstream INEGI file with later years): state-level
+violence after 2007 is never used to choose a rule or parameter, it is the held-out test,
+with persistence of 2007 shares as the bar to beat.
 Called by report.py; plotting stays out of the engine.
 """
 
 from __future__ import annotations
 
+import csv
+from pathlib import Path
+
 import numpy as np
+import pandas as pd
 
 from cartelsim.agents.output import regional_weekly
-from cartelsim.datasets import fact_rows
+from cartelsim.datasets import PACKAGE_DATA, fact_rows
 from cartelsim.observe import window, years
 from cartelsim.report import charts, page
 
@@ -23,6 +43,11 @@ OBSERVED_YEAR = 2009
 OBSERVED_SOURCES = ("milenio", "el_universal", "reforma")
 #: Years with fewer simulated weeks than this are left off the map (a partial first year).
 MIN_WEEKS = 26
+#: INEGI homicides by state and month (Gargiulo, Aburto & Floridi, OSF
+#: doi:10.17605/OSF.IO/U8DC3, CC BY 4.0; data/inegi/PROVENANCE-state.md), to 2007 only.
+INEGI_STATE_FILE = "state_month_2000_2007.csv"
+INEGI_CITATION = "INEGI homicides (Gargiulo, Aburto & Floridi, OSF doi:10.17605/OSF.IO/U8DC3)"
+BASELINES = ("population", "territories", "persistence")
 
 
 def section(results) -> str:
@@ -55,8 +80,150 @@ def section(results) -> str:
         )
         headers = ["state", "simulated", "rank", "Milenio", "rank", "Reforma", "rank"]
         parts.append(page.table(headers, rows))
+    parts.append(baseline_section(results))
     parts.append(_settings_table(results, page.table))
     return "\n".join(parts)
+
+
+# --- null baselines -------------------------------------------------------------------------
+
+
+def inegi_state_homicides(path: str | Path | None = None) -> dict[int, dict[int, float]]:
+    """{year: {INEGI state code: homicides}} from the package's 2000-2007 file, or from
+    `path`: a file of the same columns (state_code, year, month, homicides) or the upstream
+    '|'-separated file (cve_ent|year|month|homicides|...), e.g. with years after 2007."""
+    if path is None:
+        text = (PACKAGE_DATA / "inegi" / INEGI_STATE_FILE).read_text(encoding="utf-8")
+    else:
+        text = Path(path).read_text(encoding="utf-8")
+    delimiter = "|" if "|" in text.splitlines()[0] else ","
+    out: dict[int, dict[int, float]] = {}
+    for row in csv.DictReader(text.splitlines(), delimiter=delimiter):
+        code = int(row.get("state_code") or row["cve_ent"])
+        year = int(row["year"])
+        value = row["homicides"]
+        if value in ("", "NA"):
+            continue
+        per_year = out.setdefault(year, {})
+        per_year[code] = per_year.get(code, 0.0) + float(value)
+    return out
+
+
+def state_series(results, inegi: dict | None = None) -> list[dict]:
+    """The observed state series for the simulated years: [{name, year, model variable,
+    values (R,) with NaN where missing}]. INEGI homicides (the package's, or `inegi` as
+    inegi_state_homicides returns it) against the model's homicides; the 2009 tallies of
+    executions against its killings."""
+    regions, plan = results.extra.regions, results.plan
+    inegi = inegi_state_homicides() if inegi is None else inegi
+    out = []
+    for year in years(plan):
+        if window(plan, year).sum() < MIN_WEEKS:
+            continue
+        if year in inegi:
+            values = np.full(regions.n, np.nan)
+            for code, v in inegi[year].items():
+                values[regions.position(code)] = v
+            out.append({"name": "INEGI homicides", "year": year, "variable": "homicides",
+                        "values": values})  # fmt: skip
+        if year == OBSERVED_YEAR:
+            rows = fact_rows(OBSERVED_FILE)
+            for source in OBSERVED_SOURCES:
+                values = np.full(regions.n, np.nan)
+                for row in rows:
+                    if row[source] != "":
+                        values[regions.position(int(row["id"]))] = float(row[source])
+                name = source.replace("_", " ").title() + " executions"
+                out.append({"name": name, "year": year, "variable": "killings",
+                            "values": values})  # fmt: skip
+    return out
+
+
+def _spearman(a: np.ndarray, b: np.ndarray) -> float:
+    """Spearman's rho (average ranks for ties); NaN when either side is constant."""
+    ra, rb = pd.Series(a).rank().to_numpy(), pd.Series(b).rank().to_numpy()
+    if np.ptp(ra) == 0 or np.ptp(rb) == 0:
+        return float("nan")
+    return float(np.corrcoef(ra, rb)[0, 1])
+
+
+def _share_error(predicted: np.ndarray, observed: np.ndarray) -> float:
+    p, o = predicted / predicted.sum(), observed / observed.sum()
+    return float(0.5 * np.abs(p - o).sum())
+
+
+def baseline_rows(results, inegi: dict | None = None) -> list[dict]:
+    """Per year, observed series and measure (counts, per capita): the model's and each
+    baseline's Spearman rho and share error (module docstring). Returns [] for region tables
+    other than the states."""
+    regions, plan = results.extra.regions, results.plan
+    if regions.label != "states":
+        return []
+    inegi = inegi_state_homicides() if inegi is None else inegi
+    weekly = regional_weekly(results)
+    population = regions.population.astype(float)
+    start = results.extra.members_by_region[0].sum(axis=0).mean(axis=-1)  # (R,)
+    rows = []
+    for series in state_series(results, inegi):
+        year, observed = series["year"], series["values"]
+        model = weekly[series["variable"]].mean(axis=-1)[window(plan, year)].sum(axis=0)
+        before = max((y for y in inegi if y < year), default=None)
+        last = np.full(regions.n, np.nan)
+        if before is not None:
+            for code, v in inegi[before].items():
+                last[regions.position(code)] = v
+        predictors = {"model": model, "population": population, "territories": start,
+                      "persistence": last}  # fmt: skip
+        for measure in ("counts", "per capita"):
+            known = ~np.isnan(observed) & (~np.isnan(last) if before is not None else True)
+            obs = observed[known] / (population[known] if measure == "per capita" else 1)
+            row = {"year": year, "series": series["name"], "measure": measure,
+                   "states": int(known.sum()), "persistence_year": before}  # fmt: skip
+            for name, values in predictors.items():
+                if name == "persistence" and before is None:
+                    row[f"{name}_rho"] = row[f"{name}_error"] = float("nan")
+                    continue
+                v = values[known] / (population[known] if measure == "per capita" else 1)
+                row[f"{name}_rho"] = _spearman(v, obs)
+                row[f"{name}_error"] = _share_error(v, obs)
+            rows.append(row)
+    return rows
+
+
+def baseline_section(results, inegi: dict | None = None) -> str:
+    """The state table with its null baselines (HTML), or "" without observed state data."""
+    rows = baseline_rows(results, inegi)
+    if not rows:
+        return ""
+    names = ("model", *BASELINES)
+    table, flagged = [], []
+    for row in rows:
+        cells = [str(row["year"]), row["series"], row["measure"]]
+        cells += [_fmt(row[f"{n}_rho"], "+.2f") for n in names]
+        cells += [_fmt(row[f"{n}_error"], ".2f") for n in names]
+        table.append(cells)
+        bar = row["persistence_rho"]
+        flagged.append(not np.isnan(bar) and not row["model_rho"] > bar)
+    headers = ["year", "observed", "measure", "rho model", "rho population",
+               "rho territories", "rho persistence", "error model", "error population",
+               "error territories", "error persistence"]  # fmt: skip
+    return (
+        "<h2>States: the model against null baselines</h2>"
+        "<p>Per year and observed state series: Spearman rank correlation across states "
+        "(rho, higher is better) and share error (half the summed absolute difference of "
+        "the states' shares, 0 = same distribution, lower is better) of the model and of "
+        "three baselines without a model: population alone, the starting territories alone, "
+        "and persistence (each state keeps its share, per capita its rate, of the last "
+        f"year observed before: {page.esc(INEGI_CITATION)}, CC BY 4.0). Per capita: 2020 "
+        "census population; the population baseline then predicts equal rates (no rho). "
+        "Rows where the model does not rank states better than persistence are flagged. "
+        "INEGI homicides are compared with the model's homicides, the 2009 tallies of "
+        "executions with its killings.</p>" + page.table(headers, table, flagged)
+    )
+
+
+def _fmt(x: float, spec: str) -> str:
+    return "" if x is None or np.isnan(x) else format(x, spec)
 
 
 def _settings_table(results, table) -> str:

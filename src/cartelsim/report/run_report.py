@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from cartelsim import datasets, rng
-from cartelsim.report import agent_map, charts, page
+from cartelsim.report import agent_map, agent_mechanisms, charts, page
 from cartelsim.results import Results, atomic_write
 from cartelsim.scenario import builtin_names, load_scenario, with_mode
 
@@ -80,6 +80,7 @@ def _page(results: Results, summary: dict) -> str:
         _observed_section(results, fits),
         _claims_section(results),
         agent_map.section(results),  # agent engine only: map, ranking
+        agent_mechanisms.section(results),  # agent engine only: one section per mechanism
         _inputs_section(results),
         _footer(results),
     ]

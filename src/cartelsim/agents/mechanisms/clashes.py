@@ -3,15 +3,19 @@
 Between groups (the aggregate engine's conflict term, made local): a member of group g in
 region r dies on a given day with hazard
 
-    theta/7 * lambda / s * a_g * B_gr * sum_j (E_gj + 1) * B_jr * C_jr,   j != g
+    theta/7 * lambda / s * a_g * (1 + L_r) * b_g * sum_j (E_gj + 1) * b_j * C_jr,   j != g
 
 theta: `conflict_lethality` (per member pair per week); E_gj the rivalry weight (-1 for a
-truce, so the pair stops fighting), a_g = 1/(A_g + 1) the alliance shield, B the violence
-boost (scheduled leader removals times the regional boost after a capture, leadership.py),
-C_jr rival members present, s the agent scale (fewer agents fight harder, so expected deaths
-per real member are the same at any scale), lambda = `clash_locality`, by default the
-aggregate's pair interactions over today's local ones (`locality`): the national intensity
-of clashes is the aggregate engine's, regions decide where they happen, and splits, truces,
+truce, so the pair stops fighting), a_g = 1/(A_g + 1) the alliance shield, b the scheduled
+violence boost of a group (dated `leader_removed` events: per group, multiplied per pair as
+in the aggregate engine's K_ij = b_i b_j), L_r the regional rise after a leader's capture in a
+raid (leadership.py), applied once per region: every clash in r is 1 + L_r times as deadly,
+so the region's conflict deaths rise by L_r (+80 %), not by (1 + L_r)^2 as when both sides
+of a pair were boosted; C_jr rival members present, s the agent scale (fewer agents
+fight harder, so expected deaths per real member are the same at any scale), lambda =
+`clash_locality`, by default the aggregate's pair interactions over today's local ones
+(`locality`): the national intensity of clashes is the aggregate engine's, regions decide
+where they happen, and splits, truces,
 mergers and the boosts after captures change how much groups fight.
 
 Against the state: hazard k/7 * F'_r / 10,000 (k: `state_kill_rate`), F'_r the real army and
@@ -52,7 +56,7 @@ def step(world: World, day: int) -> None:
     )  # fmt: skip
     if ratio > 0:
         for r in np.flatnonzero(killed):
-            world.requests.kill_forces(int(r), int(killed[r]), stream.rng)
+            world.requests.kill_forces(int(r), int(killed[r]), stream.rng, deployed_only=True)
 
 
 @numba.njit(cache=True)
@@ -61,10 +65,12 @@ def _step(
     forces_in, unit, state_rate, ratio, conflict, state, losses, killed,
 ):  # fmt: skip
     """The day in one call: the functions below, in the order of the module docstring."""
-    B = np.empty(cells.shape)
-    _boost(group_boost, boost_level, boost_until, day, B)
+    regional = np.empty(cells.shape[1])
+    _regional(boost_level, boost_until, day, regional)
     locality = given if given >= 0 else _locality(cells, excess, inv_alliance)
-    _conflict_hazard(cells, excess, inv_alliance, B, theta * locality, conflict, losses)
+    _conflict_hazard(
+        cells, excess, inv_alliance, group_boost, regional, theta * locality, conflict, losses
+    )
     per_day = state_rate * intensity(forces_in, cells, unit)
     for g in range(cells.shape[0]):
         state[g, :] = per_day
@@ -80,10 +86,11 @@ def state_intensity(world: World) -> np.ndarray:
     return intensity(world.service.forces_in, world.cells, FORCES_UNIT * world.scale)
 
 
-def boost(world: World, day: int) -> np.ndarray:
-    """(G, R) violence multiplier: scheduled group boost times the regional capture boost."""
-    out = np.empty((world.n_groups, world.R))
-    _boost(world.group_boost, world.boost_level, world.boost_until, day, out)
+def regional_boost(world: World, day: int) -> np.ndarray:
+    """(R,) 1 + L_r: today's multiplier on every clash in region r after a leader's capture
+    (leadership.py), applied once per region."""
+    out = np.empty(world.R)
+    _regional(world.boost_level, world.boost_until, day, out)
     return out
 
 
@@ -92,8 +99,11 @@ def conflict_hazard(world: World, day: int) -> np.ndarray:
     out = np.zeros((world.n_groups, world.R))
     rate = world.week.eff[CONFLICT_LETHALITY] / DAYS_PER_WEEK * locality(world) / world.scale
     losses = np.zeros((world.n_groups, world.n_groups))
-    B = boost(world, day)
-    _conflict_hazard(world.cells, world.excess, world.inv_alliance, B, rate, out, losses)
+    regional = regional_boost(world, day)
+    _conflict_hazard(
+        world.cells, world.excess, world.inv_alliance, world.group_boost, regional, rate, out,
+        losses,
+    )  # fmt: skip
     return out
 
 
@@ -125,11 +135,9 @@ def intensity(forces_in, cells, unit):
 
 
 @numba.njit(cache=True)
-def _boost(group_boost, boost_level, boost_until, day, out):
-    for g in range(out.shape[0]):
-        for r in range(out.shape[1]):
-            regional = 1.0 + boost_level[g, r] if boost_until[g, r] > day else 1.0
-            out[g, r] = group_boost[g] * regional
+def _regional(boost_level, boost_until, day, out):
+    for r in range(out.shape[0]):
+        out[r] = 1.0 + boost_level[r] if boost_until[r] > day else 1.0
 
 
 @numba.njit(cache=True)
@@ -143,8 +151,8 @@ def _occupied(cells):
 
 
 @numba.njit(cache=True)
-def _conflict_hazard(cells, excess, inv_alliance, B, rate, out, losses):
-    """out[g, r] = rate * a_g * B_gr * max(sum_j!=g (E_gj + 1) B_jr C_jr, 0), and
+def _conflict_hazard(cells, excess, inv_alliance, b, regional, rate, out, losses):
+    """out[g, r] = rate * a_g * (1 + L_r) * b_g * max(sum_j!=g (E_gj + 1) b_j C_jr, 0), and
     losses[g, j]: the expected deaths of g's members today from j's share of that sum (the
     groups' memory of who hurts them, alliances.py)."""
     G, R = cells.shape
@@ -155,13 +163,13 @@ def _conflict_hazard(cells, excess, inv_alliance, B, rate, out, losses):
             pressure = 0.0
             for j in present:
                 if j != g:
-                    pressure += (excess[g, j] + 1.0) * B[j, r] * cells[j, r]
-            out[g, r] = rate * inv_alliance[g] * B[g, r] * max(pressure, 0.0)
+                    pressure += (excess[g, j] + 1.0) * b[j] * cells[j, r]
+            out[g, r] = rate * inv_alliance[g] * regional[r] * b[g] * max(pressure, 0.0)
             if cells[g, r] == 0 or pressure <= 0.0:
                 continue
             for j in present:
                 if j != g:
-                    share = max(excess[g, j] + 1.0, 0.0) * B[j, r] * cells[j, r] / pressure
+                    share = max(excess[g, j] + 1.0, 0.0) * b[j] * cells[j, r] / pressure
                     losses[g, j] += out[g, r] * cells[g, r] * share
 
 

@@ -5,15 +5,45 @@ capture a leader (raids.py marks world.captured):
 
 1. the leader is jailed and a successor takes over (a lieutenant of the group, else a
    soldier, preferring the leader's region);
-2. violence in the capture region rises by `capture_violence_boost` for `capture_boost_days`,
-   and in its neighbours by `neighbour_violence_boost` for `neighbour_boost_days`, for the
-   group and for whoever fights it there (Lindo & Padilla-Romo 2018: +80 % for 12 months,
-   +30 % for 6 months in neighbouring municipalities);
+2. violence in the capture region rises by `capture_violence_boost` (0.8) for
+   `capture_boost_days` (365), and in its neighbours by `neighbour_violence_boost` (0.3) for
+   `neighbour_boost_days` (182): every clash in the region, whoever fights, is that much
+   deadlier (clashes.py multiplies the region's conflict hazard once by 1 + L_r, so the
+   region's conflict deaths rise by +80 % / +30 %, not by 1.8^2 or 1.3^2 as when both groups
+   of a pair carried the boost). Sizes and durations: Lindo & Padilla-Romo 2018, J. Health
+   Economics 58:253-268 (docs/EVIDENCE.md section 1): homicides +80 % in the municipality
+   of the capture for at least 12 months, +30 % for 6 months in other municipalities where
+   the same organization operates. Overlapping captures in a region take the larger level
+   and the later end (not their product).
+
+   *From municipalities to regions.* The study measures municipalities; the regions here
+   are usually states. A state's violence after a capture would rise by 0.8 w_c + 0.3 w_o,
+   w_c and w_o the shares of the state's killings in the capture municipality and in the
+   other municipalities where the group operates. Captures happen where a group's
+   operations concentrate, and the model has no municipal detail to give w_c, so the
+   region is taken as the capture municipality (w_c = 1): the full +80 % in the capture
+   region, and the +30 % in the neighbouring regions, the model's stand-in for "other
+   municipalities where the group operates" (the study also finds homicides *falling* in
+   the municipalities immediately around the capture one; at state resolution they are
+   inside the capture region and net out in the +80 %). This is an upper bound of the
+   state-level effect (w_c < 1 in a real state); a region table of municipalities applies
+   the measured effect as measured.
 3. with probability `split_probability` the group splits: each of its free members in the
    capture region and its neighbours leaves with probability `split_fraction` to form a new
    group (a free group slot), a rival of the parent with weight `split_rivalry_weight`, led
    by one of them. DESIGN 3.2's fragmentation figures (Atuesta & Perez-Davila 2018: 5
    visible groups in 2007, ~80 in 2011) are the calibration target.
+4. lieutenants break away: in each cell (g, r), splits happen as Poisson events at
+   `lieutenant_split_rate` per lieutenant per year (a lieutenant for every `lieutenant_span`
+   members: C_gr / (span * s) real lieutenants), and a splinter forms around r as in 3.
+   but from the region alone (a lieutenant's faction), led by one of the leavers (the
+   lieutenant there, if one leaves). So splits grow with the members the groups have, as
+   the fragmentation of 2007-2011 grew with the war (Atuesta & Perez-Davila 2018: 5 visible
+   groups in 2007, ~80 in 2011; Calderon et al. 2015, Phillips 2015: fragmentation follows
+   the removal of leaders and lieutenants). The rate is derived from that target
+   (settings.py): about 75 splits over 2007-2011 against ~950,000 member-years in the 1:1
+   `mexico-2006-2012` run, 0.8 splits per 10,000 member-years, 0.004 per lieutenant-year.
+   A splinter needs a free group slot (`max_new_groups`); when none is left, no split.
 
 The jailing, the successor's new role and the splinter's members are requested
 (requests.py) and applied by resolve.py the same day, before the day's exits (so the
@@ -33,9 +63,11 @@ from cartelsim.agents.world import World
 
 
 def step(world: World, day: int) -> None:
+    p = world.settings.parameters
+    if p.lieutenant_split_rate.value > 0:
+        _breakaways(world)
     if not world.captured.any():
         return
-    p = world.settings.parameters
     rng = world.streams.leadership.rng
     for g in np.flatnonzero(world.captured):
         r = int(world.leader_region[g])
@@ -112,32 +144,49 @@ def _name(world: World, g: int, row: int) -> None:
 
 
 def _boost(world: World, g: int, r: int, day: int) -> None:
+    """The capture region's and its neighbours' regional rise (once per region: clashes.py)."""
     p = world.settings.parameters
-    regions = world.regions
-    rivals = np.flatnonzero(world.cells[:, r] > 0)
-    for group in {g, *rivals.tolist()}:
-        _raise(world, group, r, p.capture_violence_boost.value, day + p.capture_boost_days.value)
-        for j in regions.neighbours(r):
-            _raise(
-                world, group, j, p.neighbour_violence_boost.value,
-                day + p.neighbour_boost_days.value,
-            )  # fmt: skip
+    _raise(world, r, p.capture_violence_boost.value, day, p.capture_boost_days.value)
+    for j in world.regions.neighbours(r):
+        _raise(world, int(j), p.neighbour_violence_boost.value, day, p.neighbour_boost_days.value)
 
 
-def _raise(world: World, g: int, r: int, level: float, until: float) -> None:
-    world.boost_level[g, r] = max(world.boost_level[g, r], level)
-    world.boost_until[g, r] = max(world.boost_until[g, r], int(until))
+def _raise(world: World, r: int, level: float, day: int, days: float) -> None:
+    """Region r's rise: `level` for `days` from today; a rise still running keeps the larger
+    level and the later end (simultaneous captures do not multiply)."""
+    running = world.boost_until[r] > day
+    world.boost_level[r] = max(world.boost_level[r], level) if running else level
+    world.boost_until[r] = max(world.boost_until[r], day + int(days))
 
 
-def split(world: World, g: int, r: int) -> int:
-    """Form a splinter of g around region r; returns its slot, or -1 when no slot is free or
-    nobody leaves."""
+def _breakaways(world: World) -> None:
+    """Lieutenants' splits today: Poisson per cell (item 4 of the module docstring)."""
+    p = world.settings.parameters
+    if not (~world.active_group & (world.splinter_parent == -2)).any():
+        return  # no slot left
+    per_day = p.lieutenant_split_rate.value / 365.0
+    mean = world.cells.ravel() * (per_day / (p.lieutenant_span.value * world.scale))
+    total = float(mean.sum())
+    rng = world.streams.leadership.rng
+    events = int(rng.poisson(total)) if total > 0 else 0
+    if events == 0:
+        return
+    # the day's events, each in a cell drawn in proportion to its rate (a Poisson process
+    # per cell, drawn as the total and its multinomial split)
+    G, R = world.cells.shape
+    for cell in rng.choice(G * R, size=events, p=mean / total):
+        split(world, int(cell // R), int(cell % R), region_only=True)
+
+
+def split(world: World, g: int, r: int, region_only: bool = False) -> int:
+    """Form a splinter of g around region r (with its neighbours, unless `region_only`);
+    returns its slot, or -1 when no slot is free or nobody leaves."""
     free_slots = np.flatnonzero(~world.active_group & (world.splinter_parent == -2))
     if len(free_slots) == 0:
         return -1
     child = int(free_slots[0])
     m, requests = world.members, world.requests
-    area = np.append(world.regions.neighbours(r), r)
+    area = [r] if region_only else np.append(world.regions.neighbours(r), r)
     candidates = np.flatnonzero(
         (m.view("group") == g)
         & np.isin(m.view("region"), area)
@@ -158,4 +207,5 @@ def split(world: World, g: int, r: int) -> int:
     world.names[child] = f"splinter of {world.names[g]} ({world.regions.names[r]})"
     promote(world, child, r, pool=leaving)
     world.tally.splits += 1
+    world.today.splits[r] += 1
     return child
