@@ -113,3 +113,10 @@ def test_the_agent_engine_refuses_a_fragment_event_in_one_line():
 
     with pytest.raises(ScenarioError, match=r"mexico\.toml: events\[\d+\]: a fragment event"):
         get("agents").prepare(load_scenario("mexico"), 0, 0, 1, None)
+
+
+def test_the_budget_knows_the_agent_engines_splinter_slots():
+    from cartelsim import budget
+    from cartelsim.agents.settings import AgentSettings
+
+    assert AgentSettings().parameters.max_new_groups.value == budget.DEFAULT_SPLINTER_SLOTS

@@ -152,6 +152,12 @@ def draws_estimate(scenario: Scenario, base: Scenario | None = None) -> Estimate
     return Estimate(per_run, seconds, basis=f"{groups} groups x {weeks} weeks")
 
 
+#: Splinter slots of an agent run whose scenario has no [agents] table (agents/settings.py's
+#: default max_new_groups; the core does not import the agent engine, so it is repeated here
+#: and tests/test_agents*.py check the two agree).
+DEFAULT_SPLINTER_SLOTS = 150
+
+
 def agent_estimate(scenario: Scenario, scale: float | None, regions: str | None) -> Estimate:
     """An agent ensemble: each run's regional tables in the results; one world at a time
     per process (people x 40 bytes)."""
@@ -159,7 +165,9 @@ def agent_estimate(scenario: Scenario, scale: float | None, regions: str | None)
     scale = scale if scale is not None else float(getattr(settings, "scale", 1.0))
     regions = regions if regions is not None else str(getattr(settings, "regions", "states"))
     count, population = _regions_size(regions)
-    groups, weeks = groups_of(scenario) + 30, scenario.simulation.weeks
+    slots = getattr(getattr(settings, "parameters", None), "max_new_groups", None)
+    slots = int(slots.value) if slots is not None else DEFAULT_SPLINTER_SLOTS
+    groups, weeks = groups_of(scenario) + slots, scenario.simulation.weeks
     rows = (weeks + 1) * groups * (count + 1) + weeks * (NATIONAL_VARIABLES + 9 * count)
     per_run = rows * BYTES_PER_ROW + (weeks + 1) * groups * count * 16
     people = scale * (2 * members_at_start(scenario) + forces(scenario) + population * 330e-5)

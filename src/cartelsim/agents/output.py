@@ -1,8 +1,10 @@
 """The agent engine's additions to the results: weekly series by region, and their summary.
 
-Regional killings follow the national observation model (observe.py), region by region:
-killings = member deaths (conflict deaths + state kills) / cartel_share, and homicides =
-killings + the scenario's other homicides shared in proportion to population. Region ids are
+Regional killings follow the national observation model (observe.recorded), region by
+region: each death counted once, by who killed whom (the groups' victims from the members
+killed by rivals and the cartel share; members killed by the state and the forces killed
+added once), and homicides = killings + the scenario's other homicides shared in proportion
+to population. Region ids are
 the region table's (INEGI codes for the states); national rows carry region 0, INEGI's code
 for the whole country.
 """
@@ -15,18 +17,18 @@ import pandas as pd
 from cartelsim import observe
 from cartelsim.agents.record import SHARES, STOCKS
 from cartelsim.agents.world import NATIONAL_MECHANISMS, REGION_VARIABLES
-from cartelsim.plan import WEEKS_PER_YEAR
 
 
 def regional_weekly(results) -> dict[str, np.ndarray]:
     """Each variable as (weeks, regions, runs), plus killings and homicides."""
     agents = results.extra
     out = {name: agents.regional[:, k] for k, name in enumerate(REGION_VARIABLES)}
-    obs = results.plan.scenario.observation
-    out["killings"] = (out["conflict_deaths"] + out["state_kills"]) / obs.cartel_share.value
     population = agents.regions.population
-    other = obs.other_homicides_per_year.value / WEEKS_PER_YEAR * population / population.sum()
-    out["homicides"] = out["killings"] + other[None, :, None]
+    share = (population / population.sum())[None, :, None]
+    recorded = observe.recorded(
+        results.plan, out["conflict_deaths"], out["state_kills"], population_share=share
+    )
+    out["killings"], out["homicides"] = recorded["killings"], recorded["homicides"]
     return out
 
 
