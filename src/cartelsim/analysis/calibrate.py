@@ -477,7 +477,8 @@ def summarize(
             str(m): derived_at_dates(pred, pred["models"] == m)
             for m in dict.fromkeys(pred["models"])
         },
-        "predictive_check": predictive_check(problem, pred),
+        "predictive_check": (check := predictive_check(problem, pred)),
+        "baseline": persistence_baseline(check),
         "claims": claims.claim_table(
             pred["plan"],
             pred["traj"].members,
@@ -538,6 +539,31 @@ def predictive_check(problem: Setup, pred: dict) -> list[dict]:
             "role": "fitted",
         })  # fmt: skip
     return rows
+
+
+def persistence_baseline(check: list[dict]) -> dict[str, dict]:
+    """The posterior-predictive median against the naive baseline "this year = last year's
+    observed value", per yearly target with at least two consecutive years: the mean
+    absolute log error of each over the years that have a previous one. In-sample for the
+    model (it was fitted to these points), so a model that does not beat persistence here
+    has learned nothing a forecaster would use; `cartelsim hindcast` scores out of sample."""
+    out = {}
+    by_target: dict[str, dict[int, dict]] = {}
+    for row in check:
+        if row["comparison"] == "equal" and str(row["label"]).isdigit():
+            by_target.setdefault(row["target"], {})[int(row["label"])] = row
+    for target, rows in by_target.items():
+        years = [y for y in sorted(rows) if y - 1 in rows]
+        if not years:
+            continue
+        model = [abs(np.log(rows[y]["median"] / rows[y]["observed"])) for y in years]
+        naive = [abs(np.log(rows[y - 1]["observed"] / rows[y]["observed"])) for y in years]
+        out[target] = {
+            "years": f"{years[0]}-{years[-1]}",
+            "model_mean_abs_log_error": float(np.mean(model)),
+            "persistence_mean_abs_log_error": float(np.mean(naive)),
+        }
+    return out
 
 
 def form_probabilities(table: pd.DataFrame) -> dict[str, dict[str, float]]:

@@ -401,6 +401,7 @@ SECTIONS: list[Section] = [
     overview_section,
     lambda c: calibration_sections.forms_section(c.summary),
     lambda c: calibration_sections.members_section(c.summary),
+    lambda c: calibration_sections.baseline_section(c.summary),
     lambda c: calibration_sections.claims_section(c.summary),
     predictive_section,
     posterior_section,

@@ -78,6 +78,26 @@ def _pulls(summary: dict) -> str:
     return f" The targets the posterior misses most (median against observed): {page.esc(text)}."
 
 
+def baseline_section(summary: dict) -> str:
+    """The fit beside the naive baseline "this year = last year's observation"."""
+    rows = [
+        [target, b["years"], f"{b['model_mean_abs_log_error']:.3f}",
+         f"{b['persistence_mean_abs_log_error']:.3f}",
+         "model" if b["model_mean_abs_log_error"] < b["persistence_mean_abs_log_error"]
+         else "persistence"]
+        for target, b in (summary.get("baseline") or {}).items()
+    ]  # fmt: skip
+    if not rows:
+        return ""
+    return (
+        "<h2>Against a naive baseline</h2>\n<p>Mean absolute log error of the posterior-"
+        "predictive median and of persistence (each year = the year before, observed), over "
+        "the years with a year before. The model was fitted to these points and persistence "
+        "was not, so this flatters the model.</p>\n"
+        + page.table(["target", "years", "model", "persistence", "closer"], rows)
+    )
+
+
 def claims_section(summary: dict) -> str:
     """The news reports' claims with the posterior probability of each."""
     claims = summary.get("claims") or []
