@@ -61,3 +61,14 @@ def test_later_state_data_a_user_gives_are_compared_with_persistence_as_the_bar(
         assert row["persistence_year"] == 2007
         assert row["persistence_rho"] == pytest.approx(1.0)
         assert row["persistence_error"] == pytest.approx(0.0, abs=1e-12)
+
+
+def test_the_ranking_flags_states_far_from_the_tallys_share(results):
+    """A state whose share of the simulated killings is over 3 times (or under a third of)
+    its share of Milenio's 2009 tally is flagged in the ranking table (issue 14)."""
+    rows, _ = agent_map.ranking_rows(results)
+    flagged = [r for r in rows if r[-1]]
+    for row in flagged:
+        ratio = float(row[-1].split(" x ")[0])
+        assert not 1 / agent_map.MISFIT_FACTOR <= ratio <= agent_map.MISFIT_FACTOR
+    assert agent_map.section(results).count("<tr class='misfit'>") == len(flagged)

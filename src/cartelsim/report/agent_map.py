@@ -78,8 +78,15 @@ def section(results) -> str:
             + ", ".join(f"{page.esc(k)} {v:+.2f}" for k, v in rho.items())
             + ".</p>"
         )
-        headers = ["state", "simulated", "rank", "Milenio", "rank", "Reforma", "rank"]
-        parts.append(page.table(headers, rows))
+        headers = ["state", "simulated", "rank", "Milenio", "rank", "Reforma", "rank", "misfit"]
+        flagged = [bool(r[-1]) for r in rows]
+        if any(flagged):
+            parts.append(
+                f"<p>{sum(flagged)} state(s) flagged as misfits: the model's share of the "
+                f"national killings is more than {MISFIT_FACTOR:g} times, or less than "
+                f"1/{MISFIT_FACTOR:g} of, the Milenio tally's share.</p>"
+            )
+        parts.append(page.table(headers, rows, flagged, flag_class="misfit"))
     parts.append(baseline_section(results))
     parts.append(_settings_table(results, page.table))
     return "\n".join(parts)
@@ -264,6 +271,12 @@ def killing_rates(results) -> tuple[np.ndarray, list[int]]:
     return np.array(rates).reshape(len(shown), -1), shown
 
 
+#: A state is a misfit of the ranking table when its share of the simulated killings is more
+#: than this factor away from its share of the Milenio tally (Sonora in the 1:1 run of
+#: 2026-11: 2,065 simulated against 294 in Milenio's tally, about 4 times its share).
+MISFIT_FACTOR = 3.0
+
+
 def ranking_rows(results):
     """Rows of the ranking table and the rank correlations, or None without observations."""
     regions = results.extra.regions
@@ -289,8 +302,18 @@ def ranking_rows(results):
             spearmanr(simulated[known], values[known]).statistic
         )
     rank = {name: _ranks(v) for name, v in [("sim", simulated), *observed.items()]}
+    milenio = observed["milenio"]
+    known = ~np.isnan(milenio)
+    sim_share = simulated / max(simulated[known].sum(), 1e-12)
+    obs_share = milenio / max(np.nansum(milenio), 1e-12)
     rows = []
     for k in np.argsort(-simulated, kind="stable"):
+        ratio = sim_share[k] / obs_share[k] if known[k] and obs_share[k] > 0 else np.nan
+        misfit = (
+            f"{ratio:.1f} x Milenio's share"
+            if np.isfinite(ratio) and not 1 / MISFIT_FACTOR <= ratio <= MISFIT_FACTOR
+            else ""
+        )
         rows.append(
             [
                 regions.names[k],
@@ -300,6 +323,7 @@ def ranking_rows(results):
                 str(rank["milenio"][k]) if rank["milenio"][k] else "",
                 _number(observed["reforma"][k]),
                 str(rank["reforma"][k]) if rank["reforma"][k] else "",
+                misfit,
             ]
         )
     return rows, rho
