@@ -12,7 +12,7 @@ function added to the list, or passed to `write(..., sections=...)`; the order o
 the order on the page.
 
 Every band says what it spans: the middle 50 % and 90 % of the simulated values over the
-posterior-predictive draws (model-averaged over the incapacitation forms; each draw with its
+posterior-predictive draws (model-averaged over the models (forms); each draw with its
 own stochastic run when the scenario is stochastic). An observation outside the 90 % band (for
 a one-sided claim: on its wrong side) is a misfit, flagged in the chart (red) and the table.
 """
@@ -105,7 +105,7 @@ class Calibration:
         forms = len(self.summary.get("model_probabilities", {}))
         text = f"{self.draws:,} posterior draws"
         if forms > 1:
-            text += " (model-averaged over the incapacitation forms)"
+            text += " (model-averaged over the models (forms))"
         if self.problem.scenario.simulation.mode == "stochastic":
             text += ", each with its own stochastic run"
         return text
