@@ -170,4 +170,6 @@ def test_sections_are_functions_a_change_can_add_to(tmp_path):
     sections = [*calibration_report.SECTIONS, claims]
     path = calibration_report.write(tmp_path / "r.html", problem, table, pred, summary, sections)
     text = path.read_text(encoding="utf-8")
-    assert text.index("<h2>Posterior</h2>") < text.index("<h2>Claims</h2><p>400 draws, 3 targets")
+    targets = len({p.target for p in problem.points})
+    claims_at = text.index(f"<h2>Claims</h2><p>400 draws, {targets} targets")
+    assert text.index("<h2>Posterior</h2>") < claims_at

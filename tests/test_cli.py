@@ -18,7 +18,19 @@ FINAL_KEYS = {
     "recruits_per_week",
     "incapacitated_per_week",
 }
-YEARLY_KEYS = {"year", "members_total", "conflict_deaths", "recruits", "incapacitated", "homicides"}
+YEARLY_KEYS = {
+    "year",
+    "members_total",
+    "conflict_deaths",
+    "member_deaths_by_rivals",
+    "member_deaths_by_state",
+    "state_forces_killed",
+    "civilians_killed",
+    "oc_killings",
+    "recruits",
+    "arrests",
+    "homicides",
+}
 
 
 def _json_run(capsys, *args) -> dict:

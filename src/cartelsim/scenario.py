@@ -201,10 +201,14 @@ class Simulation(Strict):
 
     def end(self) -> dt.date:
         """The date the simulation ends (as plan.Plan.dates()[-1]: weeks of 1/52 year)."""
+        return self.week_start(self.weeks)
+
+    def week_start(self, week: int) -> dt.date:
+        """The date week `week` starts (plan.Plan.dates()[week])."""
         start = self.start
         first = dt.date(start.year, 1, 1)
         length = (dt.date(start.year + 1, 1, 1) - first).days
-        year = start.year + (start - first).days / length + self.weeks / 52.0
+        year = start.year + (start - first).days / length + week / 52.0
         whole = math.floor(year + 1e-9)
         length = (dt.date(whole + 1, 1, 1) - dt.date(whole, 1, 1)).days
         return dt.date(whole, 1, 1) + dt.timedelta(days=round((year - whole) * length))
@@ -985,15 +989,17 @@ def _resolve(name_or_path: str, chain: tuple[str, ...]) -> tuple[dict[str, Any],
 
 def _trim_to_end(merged: dict[str, Any], base: dict[str, Any]) -> dict[str, Any]:
     """A variant that ends earlier than its base (mexico-2006-2012 of mexico) leaves out the
-    base's events, deployments and policies dated at or after its end; its own stay, so a
-    date past the end that the variant itself writes is still an error."""
+    base's events, deployments and policies that would take effect only after its last week
+    (dated after that week's start); its own stay, so a date past the end that the variant
+    itself writes is still an error."""
     try:
-        end = Simulation(**merged["simulation"]).end()
+        simulation = Simulation(**merged["simulation"])
         base_end = Simulation(**base["simulation"]).end()
     except (KeyError, TypeError, ValueError):
         return merged  # validate says what is wrong
-    if end >= base_end:
+    if simulation.end() >= base_end:
         return merged
+    end = simulation.week_start(simulation.weeks - 1) + dt.timedelta(days=1)
     out = dict(merged)
     for key in ("events", "deployments", "policies"):
         inherited = base.get(key)
