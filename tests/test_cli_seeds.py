@@ -97,7 +97,14 @@ def test_agent_engine_seed_list_equals_its_single_runs(tmp_path):
     listed, nine = _table(tmp_path / "listed"), _table(tmp_path / "nine")
     # Splinter groups are named after run 0's (the table's group names are run 0's), so the
     # rows are compared in the order written, without the group names.
-    rows = [t[t["run"] == r].drop(columns=["run", "group"]) for t, r in ((listed, 1), (nine, 0))]
+    # A splinter slot that holds nobody in a run has rows only where another run of the
+    # same ensemble filled it: those zeros are left out of the comparison.
+    rows = [
+        t[(t["run"] == r) & ~((t["variable"] == "members") & (t["value"] == 0))].drop(
+            columns=["run", "group"]
+        )
+        for t, r in ((listed, 1), (nine, 0))
+    ]
     pd.testing.assert_frame_equal(*(x.reset_index(drop=True) for x in rows))
 
 

@@ -164,8 +164,13 @@ BREAKDOWN = (
 def killings_breakdown(plan: Plan, weekly: dict[str, np.ndarray]) -> list[dict]:
     """The database's killings by kind against the model's, for every year the fact file
     breaks down and the run covers: counts and shares of the database's total (ensemble
-    means). Empty when no breakdown falls inside the run."""
-    observed = {name: _fact_series(name) for _, _, names in BREAKDOWN for name in names}
+    means). Empty when no breakdown falls inside the run, or when the fact file cannot be
+    read (being written, or replaced by a user's): the breakdown is an addition, never a
+    reason for a run to fail."""
+    try:
+        observed = {name: _fact_series(name) for _, _, names in BREAKDOWN for name in names}
+    except (OSError, KeyError, ValueError):
+        return []
     years = sorted(set.intersection(*(set(s.values) for s in observed.values())))
     rows = []
     for year in years:
