@@ -34,7 +34,7 @@ def test_report_draws_every_chart_offline(report_page):
 
 def test_report_hover_shows_a_value_with_its_unit(report_page):
     page, _ = report_page
-    chart = page.locator("#chart-deaths .marks")
+    chart = page.locator("#chart-member_deaths_by_rivals .marks")
     chart.scroll_into_view_if_needed()
     box = chart.bounding_box()
     page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.5)
