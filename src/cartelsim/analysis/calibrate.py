@@ -28,7 +28,7 @@ import os
 import sqlite3
 import stat
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -78,8 +78,8 @@ class Setup:
     points: list[targets.Point]
     plans: list[Plan]
     data_dir: str | None
-    models: list[dict[str, str]] = None  # per model: hypothesis -> form
-    model_fixed: list[dict[str, float]] = None  # per model: values its forms fix
+    models: list[dict[str, str]] = field(default_factory=list)  # per model: hypothesis -> form
+    model_fixed: list[dict[str, float]] = field(default_factory=list)  # per model: fixed values
 
     @property
     def names(self) -> list[list[str]]:
