@@ -287,7 +287,10 @@ def _groups(scenario: Scenario, data_dir: str | Path | None):
         for tie in ties:
             i, j = index[tie.groups[0]], index[tie.groups[1]]
             matrix[i, j] = matrix[j, i] = max(matrix[i, j], tie.weight)
-    initial = np.array([g.initial_members for g in scenario.groups])
+    initial = np.array([g.initial_members for g in scenario.groups], dtype=float)
+    total = scenario.parameters.initial_members_total
+    if total is not None and initial.sum() > 0:  # C0 given: the groups' members scaled to it,
+        initial *= total.value / initial.sum()  # as a calibration's draw of C0 scales them
     return [g.name for g in scenario.groups], shorts, rivalry, alliance, initial, False
 
 

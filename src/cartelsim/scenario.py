@@ -237,7 +237,9 @@ class Parameters(Strict):
     leader_removal_effect: Param = Field(default_factory=lambda: _Param(
         value=1.0, unit="multiplier of each event's violence_boost",
         source="default: each leader_removed event's own violence_boost"))  # fmt: skip
-    initial_members_total: Param | None = None  # C0, for a network read from a dataset
+    # C0: for a network read from a dataset, its total; for the scenario's own groups, their
+    # members scaled to it (the split between groups kept), as a calibration's draw does.
+    initial_members_total: Param | None = None
 
     @model_validator(mode="after")
     def _physical(self) -> Parameters:
