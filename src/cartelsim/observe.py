@@ -64,17 +64,12 @@ class ObservedSeries:
         return " ; ".join(dict.fromkeys(self.sources.values()))
 
 
-#: The observation model's quantities a run may have its own value of (calibration and
-#: sensitivity draws); the scenario gives them otherwise (observation.<name>).
-OBSERVATION_PARAMETERS = OBSERVATION_NAMES
-
-
 def observation_values(plan: Plan, runs: int, draws: dict | None = None) -> dict[str, np.ndarray]:
     """Each observation parameter per run (runs,): the draw's value where `draws` has one,
     the scenario's otherwise."""
     obs = plan.scenario.observation
     out = {}
-    for name in OBSERVATION_PARAMETERS:
+    for name in OBSERVATION_NAMES:  # scenario.py: the observation section's parameters
         if draws is not None and name in draws:
             out[name] = np.broadcast_to(np.asarray(draws[name], float), (runs,))
         else:

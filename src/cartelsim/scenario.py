@@ -82,7 +82,7 @@ BOUNDS = {
     "forces_killed_per_state_kill": (0.0, 100.0),
     "missing_share": (0.0, 0.99),
 }
-#: The observation section's parameters (observe.OBSERVATION_PARAMETERS, in that order).
+#: The observation section's parameters: what observe.observation_values gives per run.
 OBSERVATION_NAMES = (
     "cartel_share",
     "other_homicides_per_year",

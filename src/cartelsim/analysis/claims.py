@@ -56,11 +56,12 @@ def load_claims() -> list[Claim]:
 
 
 def kind_of(comparison: str) -> str:
-    """'above', 'below' or 'about', from the fact file's comparison column."""
+    """'above', 'below' or 'about', from the fact file's comparison column ('greater_than',
+    '>', 'at least', 'approx', ...); anything not a bound reads as 'about'."""
     text = comparison.strip().lower().replace("_", " ")
-    if text.startswith((">", "greater", "more", "over", "at least")):
+    if text in ("gt", "ge") or text.startswith((">", "greater", "more", "over", "at least")):
         return "above"
-    if text.startswith(("<", "less", "fewer", "under", "at most")):
+    if text in ("lt", "le") or text.startswith(("<", "less", "fewer", "under", "at most")):
         return "below"
     return "about"
 

@@ -10,6 +10,7 @@ them in order.
 from __future__ import annotations
 
 from cartelsim.report import page
+from cartelsim.report.run_report import KIND_WORDS
 
 #: PC2023's figures (Prieto-Curiel, Campedelli & Hope 2023, Science 381:1312), at their 10 %
 #: share: members at 2012.0 (their fitted C0), at 2022.0 (the range they give) and the
@@ -105,7 +106,7 @@ def claims_section(summary: dict) -> str:
         return ""
     rows = []
     for c in claims:
-        claimed = f"{_kind(c['kind'])} {c['claimed']:,.0f} {c['unit']}"
+        claimed = f"{KIND_WORDS[c['kind']]} {c['claimed']:,.0f} {c['unit']}"
         if c["role"] == "input":
             rows.append([c["claim"], c["date"], claimed, f"{c['scenario_value']:,.0f}",
                          "an input", c["what"], c["source"]])  # fmt: skip
@@ -134,7 +135,3 @@ def _verdict(q: dict, figure: tuple) -> str:
     if q["q05"] <= high and q["q95"] >= low:
         return " (within the 90 %)"
     return " (outside the 90 %)"
-
-
-def _kind(kind: str) -> str:
-    return {"above": "more than", "below": "fewer than"}.get(kind, "about")

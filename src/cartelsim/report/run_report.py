@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from cartelsim import datasets, rng
+from cartelsim.analysis import claims
 from cartelsim.report import agent_map, agent_mechanisms, charts, page
 from cartelsim.results import Results, atomic_write
 from cartelsim.scenario import builtin_names, load_scenario, with_mode
@@ -54,10 +55,6 @@ SERIES_WORDS = {
 MONTHS = [dt.date(2000, m, 1).strftime("%B") for m in range(1, 13)]
 #: The news reports' fact file (DESIGN 3.3: the reports' own claims are targets too).
 CLAIMS_FILE = "mexico_claims.csv"
-#: Groups the "100,000 foot soldiers" claim counts: Sinaloa, Gulf and Zetas.
-CLAIM_GROUPS = ("SIN", "GOL", "ZET")
-#: "About V" in a news report is a rounded figure: read it as V +/- 25 %.
-APPROX_TOLERANCE = 0.25
 
 
 def write_report(results: Results, path: str | Path) -> Path:
@@ -505,24 +502,11 @@ class _ClaimCheck:
 
 
 def _members_at(results: Results, day: dt.date) -> np.ndarray | None:
-    plan = results.plan
-    week = plan.week_of(day)
-    present = [plan.shorts.index(s) for s in CLAIM_GROUPS if s in plan.shorts]
-    if not present or not 0 <= week <= plan.weeks:
-        return None
-    return results.traj.members[week, present, :].sum(axis=0)
+    return claims.members_at(results.plan, results.traj.members, day)
 
 
 def _killings_between(results: Results, first: dt.date, end: dt.date) -> np.ndarray | None:
-    """Killings from day `first` up to `end`, per run. Weeks straddling either day count in
-    proportion to their days inside: a month is 4.4 model weeks, not 4 or 5."""
-    dates = np.array(results.plan.dates(), dtype="datetime64[D]")
-    start, stop = np.datetime64(first), np.datetime64(end)
-    if dates[0] > start or dates[-1] < stop:
-        return None
-    inside = np.minimum(dates[1:], stop) - np.maximum(dates[:-1], start)
-    share = np.clip(inside.astype(float), 0, None) / np.diff(dates).astype(float)
-    return share @ results.weekly["killings"]
+    return claims.between(results.plan, results.weekly["killings"], first, end)
 
 
 def _killings_year_before(results: Results, day: dt.date) -> np.ndarray | None:
@@ -534,7 +518,7 @@ def _killings_year_before(results: Results, day: dt.date) -> np.ndarray | None:
 #: The claims the report checks, by the `claim` column of the fact file.
 CLAIM_CHECKS = {
     "foot_soldiers_sinaloa_gulf_zetas": _ClaimCheck(
-        lambda d: f"members of {' + '.join(CLAIM_GROUPS)} on {d}", _members_at
+        lambda d: f"members of {' + '.join(claims.CLAIM_GROUPS)} on {d}", _members_at
     ),
     "deaths_past_year": _ClaimCheck(
         lambda d: f"killings in the 12 months before {d:%B %Y}", _killings_year_before
@@ -555,8 +539,8 @@ def _claims_section(results: Results) -> str:
     return (
         "<h2>Claims in the news reports</h2>\n<p>Each claim is set against the same quantity "
         "in the model. The model supports a claim when its 5 %-95 % range lies on the claimed "
-        f"side (for 'about', within {APPROX_TOLERANCE:.0%} of the claim); it partly supports "
-        "it when only part of that range does.</p>\n" + page.table(headers, checked)
+        f"side (for 'about', within {claims.APPROX_TOLERANCE:.0%} of the claim); it partly "
+        "supports it when only part of that range does.</p>\n" + page.table(headers, checked)
     )
 
 
@@ -578,7 +562,7 @@ def _check_claim(results: Results, row: dict[str, str]) -> list[str] | None:
     model = check.measure(results, day)
     if model is None or value <= 0:
         return None
-    kind = _kind(row.get("comparison") or "")
+    kind = claims.kind_of(row.get("comparison") or "")
     claimed = f"{KIND_WORDS[kind]} {_count(value)} {row.get('unit') or ''}".strip()
     verdict = _verdict(check.what(day), kind, claimed, value, model)
     ratio = f"{model.mean() / value:.2f}"
@@ -603,17 +587,6 @@ def _parse_date(text: str) -> dt.date:
 KIND_WORDS = {"above": "more than", "below": "fewer than", "about": "about"}
 
 
-def _kind(comparison: str) -> str:
-    """'above', 'below' or 'about', from the fact file's comparison column ('greater_than',
-    '>', 'at least', 'approx', ...); anything not a bound reads as 'about'."""
-    text = comparison.strip().lower().replace("_", " ")
-    if text in ("gt", "ge") or text.startswith((">", "greater", "more", "over", "at least")):
-        return "above"
-    if text in ("lt", "le") or text.startswith(("<", "less", "fewer", "under", "at most")):
-        return "below"
-    return "about"
-
-
 def _verdict(what: str, kind: str, claimed: str, value: float, model: np.ndarray) -> str:
     """One sentence: does the model's 5 %-95 % range support the claim, and by what factor
     does its mean differ?"""
@@ -627,7 +600,9 @@ def _verdict(what: str, kind: str, claimed: str, value: float, model: np.ndarray
 def _support(kind: str, low: float, high: float, value: float) -> str:
     """'supports' when the whole range agrees, 'partly supports' when part of it does."""
     if kind == "about":
-        near = high >= value * (1 - APPROX_TOLERANCE) and low <= value * (1 + APPROX_TOLERANCE)
+        near = high >= value * (1 - claims.APPROX_TOLERANCE) and low <= value * (
+            1 + claims.APPROX_TOLERANCE
+        )
         return "supports" if near else "does not support"
     inside = (low > value, high > value) if kind == "above" else (high < value, low < value)
     return "supports" if inside[0] else "partly supports" if inside[1] else "does not support"
