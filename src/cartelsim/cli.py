@@ -103,6 +103,8 @@ EXAMPLES = {
   cartelsim compare pc2023-status-quo --policy halve-recruitment --posterior runs/abc
   cartelsim compare mexico-2006-2012 --policy truce:SIN+GOL --start 2009-01-01""",
     "sensitivity": "  cartelsim sensitivity pc2023 --samples 512 --seed 1",
+    "hindcast": """  cartelsim hindcast mexico --workers 2             five origins, both variants
+  cartelsim hindcast mexico --origins 2011-01-01,2016-01-01 --draws 200 --particles 60""",
     "serve": """  cartelsim serve                                     http://127.0.0.1:8765/
   cartelsim serve --port 8800 --scenarios my-scenarios/ --posteriors runs/""",
     "data": "  cartelsim data fetch pc2023",
@@ -293,6 +295,59 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the indices JSON on stdout")
     p.add_argument("--force", action="store_true", help="replace a result in --out")
     p.set_defaults(command=_sensitivity)
+
+    p = _command(sub, "hindcast", "forecasts from the data before each origin, scored (CRPS)")
+    p.add_argument("scenario", help="a built-in name or a TOML file with a [calibration] section")
+    p.add_argument(
+        "--origins", default=None,
+        help="1 January dates, comma-separated (default 2009, 2011, 2013, 2016 and 2019), "
+        "e.g. --origins 2011-01-01,2016-01-01",
+    )  # fmt: skip
+    p.add_argument(
+        "--horizons", type=_bounded(1, 10), default=3,
+        help="years ahead (default 3: 1, 2 and 3 years), e.g. --horizons 2",
+    )  # fmt: skip
+    p.add_argument(
+        "--variants", default=None,
+        help="known-events (later events kept) and/or blind (dropped); default both, "
+        "e.g. --variants blind",
+    )  # fmt: skip
+    p.add_argument(
+        "--baselines", default=None,
+        help="persistence, drift, nb_random_walk (default all), e.g. --baselines persistence",
+    )  # fmt: skip
+    p.add_argument(
+        "--draws", type=_bounded(1, 100_000), default=1000,
+        help="posterior-predictive draws per origin and variant (default 1000), e.g. --draws 200",
+    )  # fmt: skip
+    p.add_argument(
+        "--particles", type=_bounded(2, 100_000), default=None,
+        help="particles of each origin's calibration (default 300), e.g. --particles 100",
+    )  # fmt: skip
+    p.add_argument(
+        "--populations", type=_bounded(1, 100), default=None,
+        help="populations of each origin's calibration (default 5), e.g. --populations 3",
+    )  # fmt: skip
+    p.add_argument(
+        "--workers", type=_workers, default=1, help="local processes (default 1), e.g. --workers 2"
+    )
+    p.add_argument(
+        "--scheduler", default=None, help="a Dask scheduler instead, e.g. tcp://10.0.0.5:8786"
+    )
+    p.add_argument("--data-dir", default=None, help=DATA_DIR_HELP)
+    p.add_argument(
+        "--fix", action="append", default=[],
+        help="NAME=VALUE: hold a free parameter fixed, e.g. --fix cartel_share=0.1",
+    )  # fmt: skip
+    p.add_argument("--seed", type=_seed, default=0, help="seed (default 0), e.g. --seed 1")
+    p.add_argument(
+        "--out", type=Path, default=None,
+        help="output folder (default results/hindcast-NAME); an unfinished hindcast there "
+        "resumes, e.g. --out runs/hindcast",
+    )  # fmt: skip
+    p.add_argument("--json", action="store_true", help="print the summary JSON on stdout")
+    p.add_argument("--force", action="store_true", help="replace another command's result")
+    p.set_defaults(command=_hindcast)
 
     p = _command(sub, "serve", "the dashboard: explore scenarios in the browser")
     p.add_argument(
@@ -570,25 +625,7 @@ def _calibrate(args) -> int:
     from cartelsim.analysis.calibrate import calibrate
     from cartelsim.report import calibration_report
 
-    fix = {}
-    for item in args.fix:
-        name, sep, value = item.partition("=")
-        name = name.strip()
-        try:
-            number = float(value)
-        except ValueError:
-            number = None
-        if not sep or not name or number is None:
-            raise ValueError(f"--fix {item}: expected NAME=VALUE, e.g. cartel_share=0.1")
-        if name in fix:
-            raise ValueError(f"--fix {name}: given twice")
-        if name in BOUNDS:
-            problem = range_problem(name, number, _form_of(args.scenario, name))
-            if problem is not None:
-                raise ValueError(f"--fix {name}={value}: {problem}")
-        elif not math.isfinite(number):
-            raise ValueError(f"--fix {name}={value}: must be finite")
-        fix[name] = number
+    fix = _fixed(args)
     summary = calibrate(
         args.scenario,
         args.out,
@@ -610,6 +647,67 @@ def _calibrate(args) -> int:
         for name, q in summary["posterior"].items():
             print(f"  {name}: {q['median']:.4g} (90 %: {q['q05']:.4g} - {q['q95']:.4g})")
     print(f"report: {(args.out / 'report.html').resolve()}", file=sys.stderr)
+    return 0
+
+
+def _fixed(args) -> dict[str, float]:
+    """--fix NAME=VALUE items as {name: value}, each checked against its bounds."""
+    fix = {}
+    for item in args.fix:
+        name, sep, value = item.partition("=")
+        name = name.strip()
+        try:
+            number = float(value)
+        except ValueError:
+            number = None
+        if not sep or not name or number is None:
+            raise ValueError(f"--fix {item}: expected NAME=VALUE, e.g. cartel_share=0.1")
+        if name in fix:
+            raise ValueError(f"--fix {name}: given twice")
+        if name in BOUNDS:
+            problem = range_problem(name, number, _form_of(args.scenario, name))
+            if problem is not None:
+                raise ValueError(f"--fix {name}={value}: {problem}")
+        elif not math.isfinite(number):
+            raise ValueError(f"--fix {name}={value}: must be finite")
+        fix[name] = number
+    return fix
+
+
+def _hindcast(args) -> int:
+    from cartelsim.analysis import hindcast
+    from cartelsim.report import hindcast_report
+    from cartelsim.scenario import load_scenario
+
+    scenario = load_scenario(args.scenario)
+    origins = hindcast.parse_origins(args.origins)
+    variants = hindcast.parse_choice(args.variants, hindcast.VARIANTS, "--variants")
+    baselines = hindcast.parse_choice(args.baselines, hindcast.BASELINES, "--baselines")
+    out = args.out if args.out is not None else outputs.default_folder(scenario.name, "hindcast-")
+    summary = hindcast.hindcast(
+        scenario,
+        out,
+        origins=origins,
+        horizons=args.horizons,
+        variants=variants,
+        baselines=baselines,
+        n_draws=args.draws,
+        particles=args.particles,
+        populations=args.populations,
+        workers=args.workers,
+        scheduler=args.scheduler,
+        data_dir=args.data_dir,
+        fix=_fixed(args),
+        seed=args.seed,
+        write_report=hindcast_report.write,
+        force=args.force,
+        progress=lambda text: print(f"cartelsim: {text}", file=sys.stderr),
+    )
+    if args.json:
+        print(json.dumps({k: v for k, v in summary.items() if k != "forecasts"}, indent=2))
+    else:
+        print(hindcast_report.skill_text(summary))
+    print(f"report: {(out / 'report.html').resolve()}", file=sys.stderr)
     return 0
 
 

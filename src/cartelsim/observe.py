@@ -331,6 +331,63 @@ def _fact_series(name: str) -> ObservedSeries:
     return ObservedSeries(f"mexico:{name}", rows[0]["unit"], values, months, sources)
 
 
+#: Monthly observed series: key -> (file under data/, its column, source). INEGI homicides
+#: by month of occurrence, national sums of Gargiulo, Aburto & Floridi's state file (CC BY
+#: 4.0; data/inegi/PROVENANCE.md says what was summed and the licence's attribution).
+MONTHLY = {
+    "inegi:homicides_monthly": (
+        "inegi/national_month_2000_2022.csv",
+        "homicides",
+        "INEGI homicides by month of occurrence, national sums of Gargiulo, Aburto & Floridi, "
+        "'Monthly municipal-level homicide rates in Mexico (January 2000-December 2022)', "
+        "OSF doi:10.17605/OSF.IO/U8DC3 (CC BY 4.0; summed over states by cartelsim)",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class MonthlySeries:
+    """Observations by calendar month: (year, month) -> value, with one source."""
+
+    key: str
+    values: dict[tuple[int, int], float]
+    source: str
+
+    def year_total(self, year: int) -> float | None:
+        """The calendar year's sum, when all twelve months are observed."""
+        months = [self.values.get((year, m)) for m in range(1, 13)]
+        return None if any(v is None for v in months) else float(sum(months))
+
+
+def load_monthly(key: str) -> MonthlySeries:
+    """A monthly series shipped with the package (MONTHLY), every row checked."""
+    if key not in MONTHLY:
+        raise KeyError(f"unknown monthly series {key!r} (known: {', '.join(MONTHLY)})")
+    file, column, source = MONTHLY[key]
+    text = (datasets.PACKAGE_DATA / file).read_text(encoding="utf-8")
+    values = {}
+    for line, row in enumerate(csv.DictReader(text.splitlines()), start=2):
+        year, month = int(row["year"]), int(row["month"])
+        value = float(row[column])
+        if not (1 <= month <= 12 and math.isfinite(value) and value >= 0):
+            raise ValueError(f"{file}: line {line}: not a month and a count")
+        values[(year, month)] = value
+    return MonthlySeries(key, values, source)
+
+
+def month_weights(plan: Plan, year: int, month: int) -> np.ndarray:
+    """(weeks,) the share of each model week that falls in the calendar month, by days: a
+    week's flow spread evenly over its days. Summing a weekly flow times these weights gives
+    the month's value without the 4-or-5-week jumps of counting week starts."""
+    dates = plan.dates()
+    starts = np.array([d.toordinal() for d in dates[:-1]], dtype=float)
+    ends = np.array([d.toordinal() for d in dates[1:]], dtype=float)
+    first = dt.date(year, month, 1).toordinal()
+    last = dt.date(year + (month == 12), month % 12 + 1, 1).toordinal()
+    overlap = np.clip(np.minimum(ends, last) - np.maximum(starts, first), 0.0, None)
+    return overlap / (ends - starts)
+
+
 def compare(plan: Plan, weekly: dict[str, np.ndarray], data_dir=None) -> list[dict]:
     """Observed against simulated (ensemble mean, 5 % and 95 %) for every series and year the
     simulation covers. One dict per (series, year)."""

@@ -46,13 +46,14 @@ class ResultExistsError(FileExistsError, OutputError):
 
 
 #: The files each command writes into its output folder. `summary.json` and `report.html`
-#: are both run's and calibrate's: a folder holding any of calibrate's own files is a
-#: calibration, else a run.
+#: are run's, calibrate's and (report.html) hindcast's: a folder holding any of calibrate's
+#: own files is a calibration, one holding hindcast's a hindcast, else a run.
 FILES = {
     "run": ("results.parquet", "results.nc", "summary.json", "report.html", "parts"),
     "calibrate": ("abc.db", "calibration.json", "posterior.parquet", "summary.json", "report.html"),
     "compare": ("compare.json", "compare.txt", "compare.png"),
     "sensitivity": ("sobol.csv", "sobol.json", "sobol.png"),
+    "hindcast": ("hindcast.json", "hindcast.parquet", "origins", "report.html"),
 }
 #: What each command's result is called in messages.
 WHAT = {
@@ -60,8 +61,10 @@ WHAT = {
     "calibrate": "a calibration",
     "compare": "a comparison",
     "sensitivity": "Sobol indices",
+    "hindcast": "a hindcast",
 }
 _CALIBRATION_OWN = ("abc.db", "calibration.json", "posterior.parquet")
+_HINDCAST_OWN = ("hindcast.json", "hindcast.parquet", "origins")
 
 #: Longest scenario name, in characters (a folder name is at most 255 bytes on most systems).
 MAX_NAME = 200
@@ -118,11 +121,14 @@ def kinds_in(out: Path) -> dict[str, list[str]]:
         return {}
     found: dict[str, list[str]] = {}
     calibration = any(name in present for name in _CALIBRATION_OWN)
+    hindcast = any(name in present for name in _HINDCAST_OWN)
     for command, names in FILES.items():
         hits = [n for n in names if n in present]
-        if command == "run" and calibration:
-            hits = [n for n in hits if n not in FILES["calibrate"]]
+        if command == "run" and (calibration or hindcast):
+            hits = [n for n in hits if n not in FILES["calibrate"] + FILES["hindcast"]]
         if command == "calibrate" and not calibration:
+            hits = []
+        if command == "hindcast" and not hindcast:
             hits = []
         if hits:
             found[command] = hits
