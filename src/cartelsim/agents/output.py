@@ -17,9 +17,9 @@ import numpy as np
 import pandas as pd
 
 from cartelsim import observe
-from cartelsim.datasets import PACKAGE_DATA, fact_rows
 from cartelsim.agents.record import SHARES, STOCKS
 from cartelsim.agents.world import NATIONAL_MECHANISMS, REGION_VARIABLES
+from cartelsim.datasets import PACKAGE_DATA, fact_rows
 
 
 def regional_weekly(results) -> dict[str, np.ndarray]:

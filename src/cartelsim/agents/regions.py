@@ -3,10 +3,10 @@
 Built in: Mexico's 32 states (INEGI codes 1-32, 2020 census population, land neighbours, US
 border crossings, tile-grid position), from `facts/mexico_states.csv`, every row with its
 source; and `states-juarez`, the same with Chihuahua split into Ciudad Juarez (id 33, the
-municipality of Juarez) and the rest of Chihuahua (id 8), from `facts/mexico_regions_juarez.csv`
-(made by scripts/geography.py). Any other map is a CSV with columns `id, name, population, neighbours` (neighbour ids
-separated by spaces) and optionally `crossings`, `grid_row`, `grid_col`: municipalities, or
-another country.
+municipality of Juarez) and the rest of Chihuahua (id 8), from
+`facts/mexico_regions_juarez.csv` (made by scripts/geography.py). Any other map is a CSV
+with columns `id, name, population, neighbours` (neighbour ids separated by spaces) and
+optionally `crossings`, `grid_row`, `grid_col`: municipalities, or another country.
 
 Regions are stored by position 0..R-1; `ids` maps a position to the table's id. Neighbours are
 in CSR form (`indptr`, `indices` of positions), symmetric.
