@@ -26,6 +26,7 @@ from pathlib import Path
 
 from cartelsim import outputs
 from cartelsim.datasets import fact_rows
+from cartelsim.region_table import BUILTIN as BUILTIN_REGIONS
 from cartelsim.scenario import Scenario
 
 #: Bytes per row of the tidy table while it is built, converted and written: README's
@@ -188,10 +189,10 @@ def forces(scenario: Scenario) -> float:
 
 
 def _regions_size(spec: str) -> tuple[int, float]:
-    """Regions and their population, from the built-in states or a region CSV (read
+    """Regions and their population, from a built-in table or a region CSV (read
     leniently: the agent engine's own reader reports what is wrong with it)."""
-    if spec == "states":
-        rows = fact_rows("mexico_states.csv")
+    if spec in BUILTIN_REGIONS:
+        rows = fact_rows(BUILTIN_REGIONS[spec])
     else:
         try:
             text = outputs.read_bounded(spec, "regions").decode("utf-8-sig")

@@ -21,6 +21,11 @@ MAX_REGIONS = 32_767
 MAX_POPULATION = 1e10
 MAX_CROSSINGS = 1e4
 MAX_GRID = 1_000
+#: Built-in region tables (`--regions NAME`): name -> file in data/facts. "states-juarez" is
+#: the states with Chihuahua split into Ciudad Juarez (id 33) and the rest (id 8).
+BUILTIN = {"states": "mexico_states.csv", "states-juarez": "mexico_regions_juarez.csv"}
+#: In the built-in tables, regions that are part of a state: region id -> state id.
+PART_OF = {33: 8}
 
 
 class RegionTableError(ValueError):
@@ -28,8 +33,8 @@ class RegionTableError(ValueError):
 
 
 def check_region_table(spec: str) -> None:
-    """Check the region table `spec` (a CSV path; "states" is built in and trusted)."""
-    if spec == "states":
+    """Check the region table `spec` (a CSV path; the built-in tables are trusted)."""
+    if spec in BUILTIN:
         return
     path = Path(spec)
     label = path.name or spec

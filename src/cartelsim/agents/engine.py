@@ -61,12 +61,16 @@ class AgentRuns:
         return output.regional_table(results)
 
     def summary(self, results: Results) -> dict[str, Any]:
-        return {
+        out = {
             "agents": self.start,
             "engine_options": {"scale": self.scale, "regions": self.settings.regions},
             "yearly": output.yearly_with_mechanisms(results),
             "yearly_by_region": output.yearly_by_region(results),
         }
+        juarez = output.juarez_comparison(results)
+        if juarez is not None:
+            out["juarez"] = juarez
+        return out
 
 
 def settings_of(scenario: Scenario, scale: float | None, regions: str | None) -> AgentSettings:

@@ -11,12 +11,15 @@ for the whole country.
 
 from __future__ import annotations
 
+import csv
+
 import numpy as np
 import pandas as pd
 
 from cartelsim import observe
 from cartelsim.agents.record import SHARES, STOCKS
 from cartelsim.agents.world import NATIONAL_MECHANISMS, REGION_VARIABLES
+from cartelsim.datasets import PACKAGE_DATA, fact_rows
 
 
 def regional_weekly(results) -> dict[str, np.ndarray]:
@@ -146,3 +149,85 @@ def yearly_with_mechanisms(results) -> list[dict]:
             value = values[mask].sum(axis=0) if name in flows else values[last]
             row[name] = float(value.mean())
     return rows
+
+
+# --- Ciudad Juarez ---------------------------------------------------------------------------
+
+#: The Juarez region of a region table (`--regions states-juarez`): its name, and the state
+#: it is part of (INEGI code of Chihuahua).
+JUAREZ_NAME = "Ciudad Juárez"
+CHIHUAHUA = 8
+#: The observed series: Ciudad Juarez homicides by the Chihuahua state prosecutor
+#: (facts/mexico_yearly.csv), and national INEGI homicides by year of occurrence.
+JUAREZ_SERIES = "juarez_homicides"
+NATIONAL_SERIES = "inegi_homicides_occurrence"
+#: The year whose shares the naive baselines hold constant, and the years the errors cover
+#: (the baselines equal the observed value in the share year by construction).
+SHARE_YEAR = 2007
+ERROR_YEARS = (2008, 2011)
+
+
+def _fact_series(name: str) -> dict[int, float]:
+    return {int(r["year"]): float(r["value"]) for r in fact_rows("mexico_yearly.csv")
+            if r["series"] == name and r["months"] == "1-12"}  # fmt: skip
+
+
+def _inegi_state(year: int, code: int) -> float:
+    """INEGI homicides in one state and year (data/inegi/state_month_2000_2007.csv)."""
+    text = (PACKAGE_DATA / "inegi" / "state_month_2000_2007.csv").read_text(encoding="utf-8")
+    return sum(
+        float(r["homicides"])
+        for r in csv.DictReader(text.splitlines())
+        if int(r["year"]) == year and int(r["state_code"]) == code and r["homicides"] != ""
+    )
+
+
+def juarez_comparison(results) -> dict | None:
+    """The Juarez region's simulated homicides per year against the observed series, beside
+    three naive baselines that hold Juarez's 2007 share constant: of the nation's observed
+    homicides (INEGI, by year of occurrence), of the model's national homicides, and of the
+    model's Chihuahua (Juarez and the rest). Error of each: predicted / observed - 1, and
+    over 2008-2011 the mean absolute log ratio. None when the region table has no Juarez
+    region or the run covers no observed year."""
+    regions, plan = results.extra.regions, results.plan
+    if JUAREZ_NAME not in regions.names:
+        return None
+    k = regions.names.index(JUAREZ_NAME)
+    chihuahua = [j for j, i in enumerate(regions.ids) if int(i) == CHIHUAHUA or j == k]
+    observed, national = _fact_series(JUAREZ_SERIES), _fact_series(NATIONAL_SERIES)
+    share_nation = observed[SHARE_YEAR] / national[SHARE_YEAR]
+    share_chihuahua = observed[SHARE_YEAR] / _inegi_state(SHARE_YEAR, CHIHUAHUA)
+    homicides = regional_weekly(results)["homicides"].mean(axis=-1)  # (weeks, regions)
+    rows = []
+    for year in observe.years(plan):
+        mask = observe.window(plan, year)
+        if year not in observed or not observe.covers(plan, year, (1, 12)):
+            continue
+        model = homicides[mask].sum(axis=0)
+        predicted = {
+            "model": float(model[k]),
+            "baseline_share_of_nation": share_nation * national[year],
+            "baseline_share_of_model_nation": share_nation * float(model.sum()),
+            "baseline_share_of_model_chihuahua": share_chihuahua * float(model[chihuahua].sum()),
+        }
+        row = {"year": int(year), "observed": observed[year], **predicted}
+        row.update({f"{name}_error": v / observed[year] - 1 for name, v in predicted.items()})
+        rows.append(row)
+    if not rows:
+        return None
+    low, high = ERROR_YEARS
+    scored = [r for r in rows if low <= r["year"] <= high]
+    names = [n for n in rows[0] if n.endswith("_error")]
+    return {
+        "region": int(regions.ids[k]),
+        "observed": f"{JUAREZ_SERIES} (facts/mexico_yearly.csv, Chihuahua state prosecutor)",
+        "share_year": SHARE_YEAR,
+        "share_of_nation": share_nation,
+        "share_of_chihuahua": share_chihuahua,
+        "rows": rows,
+        "mean_abs_log_error": {
+            n.removesuffix("_error"): float(np.mean([abs(np.log1p(r[n])) for r in scored]))
+            for n in names
+        } if scored else {},
+        "error_years": list(ERROR_YEARS),
+    }  # fmt: skip

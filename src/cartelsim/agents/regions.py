@@ -2,9 +2,11 @@
 
 Built in: Mexico's 32 states (INEGI codes 1-32, 2020 census population, land neighbours, US
 border crossings, tile-grid position), from `facts/mexico_states.csv`, every row with its
-source. Any other map is a CSV with columns `id, name, population, neighbours` (neighbour ids
-separated by spaces) and optionally `crossings`, `grid_row`, `grid_col`: municipalities, or
-another country.
+source; and `states-juarez`, the same with Chihuahua split into Ciudad Juarez (id 33, the
+municipality of Juarez) and the rest of Chihuahua (id 8), from
+`facts/mexico_regions_juarez.csv` (made by scripts/geography.py). Any other map is a CSV
+with columns `id, name, population, neighbours` (neighbour ids separated by spaces) and
+optionally `crossings`, `grid_row`, `grid_col`: municipalities, or another country.
 
 Regions are stored by position 0..R-1; `ids` maps a position to the table's id. Neighbours are
 in CSR form (`indptr`, `indices` of positions), symmetric.
@@ -20,8 +22,9 @@ from pathlib import Path
 import numpy as np
 
 from cartelsim.datasets import PACKAGE_DATA
+from cartelsim.region_table import BUILTIN
 
-STATES_FILE = "mexico_states.csv"
+STATES_FILE = BUILTIN["states"]
 REQUIRED = ("id", "name", "population", "neighbours")
 
 
@@ -57,13 +60,16 @@ class Regions:
 
 
 def load_regions(spec: str) -> Regions:
-    """'states' for the built-in states, else the path of a region CSV."""
-    if spec == "states":
-        text = (PACKAGE_DATA / "facts" / STATES_FILE).read_text(encoding="utf-8")
-        return _parse(text, "states")
+    """'states' or 'states-juarez' for a built-in table (BUILTIN), else the path of a region
+    CSV."""
+    if spec in BUILTIN:
+        text = (PACKAGE_DATA / "facts" / BUILTIN[spec]).read_text(encoding="utf-8")
+        return _parse(text, spec)
     path = Path(spec)
     if not path.is_file():
-        raise RegionError(f"{spec}: (file): no such region table (or use 'states')")
+        raise RegionError(
+            f"{spec}: (file): no such region table (or use {' or '.join(map(repr, BUILTIN))})"
+        )
     try:  # utf-8-sig: a table saved by Excel starts with a byte-order mark
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:

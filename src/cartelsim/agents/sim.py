@@ -89,6 +89,16 @@ OFFICIAL_LEVEL_SHARES = {OFFICIAL_MUNICIPAL: 0.7, OFFICIAL_STATE: 0.2, OFFICIAL_
 RESERVE = 0.05
 TERRITORIES_FILE = "mexico_state_territories.csv"
 DEPLOYMENTS_FILE = "mexico_state_deployments.csv"
+#: The "builtin" territories and regional deployments of each built-in region table (made
+#: for the `mexico-2006-2012` groups by scripts/geography.py, every row with its source).
+BUILTIN_TERRITORIES = {
+    "states": TERRITORIES_FILE,
+    "states-juarez": "mexico_regions_juarez_territories.csv",
+}
+BUILTIN_DEPLOYMENTS = {
+    "states": DEPLOYMENTS_FILE,
+    "states-juarez": "mexico_regions_juarez_deployments.csv",
+}
 
 
 def run_world(world: World) -> record.Recorder:
@@ -261,7 +271,8 @@ def _territories(plan: Plan, settings: AgentSettings, regions: Regions, G: int) 
     weights = np.tile(regions.population / regions.population.sum(), (G, 1))
     items = settings.territories
     if items == "builtin":
-        items = _builtin_territories() if regions.label == "states" else []
+        file = BUILTIN_TERRITORIES.get(regions.label)
+        items = _builtin_territories(file) if file else []
     given = np.zeros((G, regions.n))
     for item in items:
         if item.group not in plan.shorts:
@@ -283,18 +294,19 @@ def _territories(plan: Plan, settings: AgentSettings, regions: Regions, G: int) 
     return weights
 
 
-def _builtin_territories() -> list[Territory]:
+def _builtin_territories(file: str = TERRITORIES_FILE) -> list[Territory]:
     return [
         Territory(group=r["group"], region=int(r["region"]), weight=float(r["weight"]),
-                  source=r["source"])
-        for r in fact_rows(TERRITORIES_FILE)
+                  source=f"{r['source']} ({r['date']})")
+        for r in fact_rows(file)
     ]  # fmt: skip
 
 
 def regional_deployments(settings: AgentSettings, regions: Regions, name: str) -> list:
     items = settings.regional_deployments
     if items == "builtin":
-        if regions.label != "states":
+        file = BUILTIN_DEPLOYMENTS.get(regions.label)
+        if file is None:
             return []
         items = [
             RegionalDeployment(
@@ -302,7 +314,7 @@ def regional_deployments(settings: AgentSettings, regions: Regions, name: str) -
                 troops=float(r["troops"]), federal_police=float(r["federal_police"]),
                 source=r["source"],
             )
-            for r in fact_rows(DEPLOYMENTS_FILE)
+            for r in fact_rows(file)
         ]  # fmt: skip
     for k, item in enumerate(items):
         try:

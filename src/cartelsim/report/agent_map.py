@@ -33,9 +33,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from cartelsim.agents.output import regional_weekly
+from cartelsim.agents.output import juarez_comparison, regional_weekly
 from cartelsim.datasets import PACKAGE_DATA, fact_rows
 from cartelsim.observe import window, years
+from cartelsim.region_table import PART_OF
 from cartelsim.report import charts, page
 
 OBSERVED_FILE = "mexico_state_executions_2009.csv"
@@ -88,6 +89,7 @@ def section(results) -> str:
             )
         parts.append(page.table(headers, rows, flagged, flag_class="misfit"))
     parts.append(baseline_section(results))
+    parts.append(juarez_section(results))
     parts.append(_settings_table(results, page.table))
     return "\n".join(parts)
 
@@ -116,12 +118,13 @@ def inegi_state_homicides(path: str | Path | None = None) -> dict[int, dict[int,
     return out
 
 
-def state_series(results, inegi: dict | None = None) -> list[dict]:
+def state_series(results, inegi: dict | None = None, regions=None) -> list[dict]:
     """The observed state series for the simulated years: [{name, year, model variable,
-    values (R,) with NaN where missing}]. INEGI homicides (the package's, or `inegi` as
-    inegi_state_homicides returns it) against the model's homicides; the 2009 tallies of
-    executions against its killings."""
-    regions, plan = results.extra.regions, results.plan
+    values (R,) with NaN where missing}], R the regions of `regions` (default: the run's).
+    INEGI homicides (the package's, or `inegi` as inegi_state_homicides returns it) against
+    the model's homicides; the 2009 tallies of executions against its killings."""
+    plan = results.plan
+    regions = results.extra.regions if regions is None else regions
     inegi = inegi_state_homicides() if inegi is None else inegi
     out = []
     for year in years(plan):
@@ -146,6 +149,32 @@ def state_series(results, inegi: dict | None = None) -> list[dict]:
     return out
 
 
+#: Region tables whose regions are Mexico's states or parts of them (region_table.PART_OF).
+STATE_TABLES = ("states", "states-juarez")
+
+
+def _states():
+    from cartelsim.agents.regions import load_regions
+
+    return load_regions("states")
+
+
+def _to_states(regions):
+    """A function taking (R,) values of `regions` to (32,) values by state: a region that is
+    part of a state (Ciudad Juarez) is added to its state."""
+    if regions.label == "states":
+        return lambda values: values
+    states = _states()
+    target = np.array([states.position(PART_OF.get(int(i), int(i))) for i in regions.ids])
+
+    def fold(values):
+        out = np.zeros(states.n, dtype=float)
+        np.add.at(out, target, values)
+        return out
+
+    return fold
+
+
 def _spearman(a: np.ndarray, b: np.ndarray) -> float:
     """Spearman's rho (average ranks for ties); NaN when either side is constant."""
     ra, rb = pd.Series(a).rank().to_numpy(), pd.Series(b).rank().to_numpy()
@@ -161,24 +190,26 @@ def _share_error(predicted: np.ndarray, observed: np.ndarray) -> float:
 
 def baseline_rows(results, inegi: dict | None = None) -> list[dict]:
     """Per year, observed series and measure (counts, per capita): the model's and each
-    baseline's Spearman rho and share error (module docstring). Returns [] for region tables
-    other than the states."""
+    baseline's Spearman rho and share error (module docstring), by state: with
+    `states-juarez`, Ciudad Juarez is added to Chihuahua. Returns [] for other tables."""
     regions, plan = results.extra.regions, results.plan
-    if regions.label != "states":
+    if regions.label not in STATE_TABLES:
         return []
     inegi = inegi_state_homicides() if inegi is None else inegi
+    fold = _to_states(regions)
     weekly = regional_weekly(results)
-    population = regions.population.astype(float)
-    start = results.extra.members_by_region[0].sum(axis=0).mean(axis=-1)  # (R,)
+    population = fold(regions.population.astype(float))
+    start = fold(results.extra.members_by_region[0].sum(axis=0).mean(axis=-1))  # (states,)
+    states = _states()
     rows = []
-    for series in state_series(results, inegi):
+    for series in state_series(results, inegi, states):
         year, observed = series["year"], series["values"]
-        model = weekly[series["variable"]].mean(axis=-1)[window(plan, year)].sum(axis=0)
+        model = fold(weekly[series["variable"]].mean(axis=-1)[window(plan, year)].sum(axis=0))
         before = max((y for y in inegi if y < year), default=None)
-        last = np.full(regions.n, np.nan)
+        last = np.full(states.n, np.nan)
         if before is not None:
             for code, v in inegi[before].items():
-                last[regions.position(code)] = v
+                last[states.position(code)] = v
         predictors = {"model": model, "population": population, "territories": start,
                       "persistence": last}  # fmt: skip
         for measure in ("counts", "per capita"):
@@ -226,6 +257,37 @@ def baseline_section(results, inegi: dict | None = None) -> str:
         "Rows where the model does not rank states better than persistence are flagged. "
         "INEGI homicides are compared with the model's homicides, the 2009 tallies of "
         "executions with its killings.</p>" + page.table(headers, table, flagged)
+    )
+
+
+def juarez_section(results) -> str:
+    """Ciudad Juarez's simulated homicides against the observed series and three naive
+    baselines (agents/output.juarez_comparison), or "" without a Juarez region."""
+    juarez = juarez_comparison(results)
+    if juarez is None:
+        return ""
+    names = ("model", "baseline_share_of_nation", "baseline_share_of_model_nation",
+             "baseline_share_of_model_chihuahua")  # fmt: skip
+    table = [
+        [str(r["year"]), f"{r['observed']:,.0f}"]
+        + [f"{r[n]:,.0f} ({r[n + '_error']:+.0%})" for n in names]
+        for r in juarez["rows"]
+    ]
+    low, high = juarez["error_years"]
+    scores = ", ".join(f"{page.esc(n)} {v:.2f}" for n, v in juarez["mean_abs_log_error"].items())
+    headers = ["year", "observed", "model", f"{juarez['share_year']} share of nation",
+               f"{juarez['share_year']} share of model nation",
+               f"{juarez['share_year']} share of model Chihuahua"]  # fmt: skip
+    return (
+        "<h2>Ciudad Juárez: homicides, model against naive baselines</h2>"
+        "<p>Homicides in the Ciudad Juárez region (ensemble mean) against the Chihuahua state "
+        "prosecutor's count for the city (facts/mexico_yearly.csv), beside baselines that "
+        f"hold Juárez's {juarez['share_year']} share constant: of the nation's observed "
+        f"homicides (INEGI, {juarez['share_of_nation']:.1%}), of the model's national "
+        f"homicides, and of the model's Chihuahua ({juarez['share_of_chihuahua']:.1%} of "
+        f"INEGI's {juarez['share_year']} Chihuahua homicides). In brackets: predicted / "
+        f"observed − 1. Mean absolute log ratio {low}-{high} (lower is better): {scores}.</p>"
+        + page.table(headers, table)
     )
 
 
@@ -281,12 +343,14 @@ def ranking_rows(results):
     """Rows of the ranking table and the rank correlations, or None without observations."""
     regions = results.extra.regions
     plan = results.plan
-    if regions.label != "states" or OBSERVED_YEAR not in years(plan):
+    if regions.label not in STATE_TABLES or OBSERVED_YEAR not in years(plan):
         return None
     mask = window(plan, OBSERVED_YEAR)
     if mask.sum() < MIN_WEEKS:
         return None
-    simulated = regional_weekly(results)["killings"].mean(axis=-1)[mask].sum(axis=0)
+    fold = _to_states(regions)
+    simulated = fold(regional_weekly(results)["killings"].mean(axis=-1)[mask].sum(axis=0))
+    regions = _states() if regions.label != "states" else regions
     observed = {source: np.full(regions.n, np.nan) for source in OBSERVED_SOURCES}
     for row in fact_rows(OBSERVED_FILE):
         k = regions.position(int(row["id"]))
