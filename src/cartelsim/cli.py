@@ -183,7 +183,8 @@ def _parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     p.add_argument(
         "--regions", default=None,
-        help="agents: 'states' (default) or a region CSV, e.g. --regions my-regions.csv",
+        help="agents: 'states' (default), 'states-juarez' (Chihuahua split into Ciudad "
+        "Juarez and the rest) or a region CSV, e.g. --regions my-regions.csv",
     )  # fmt: skip
     p.add_argument(
         "--chunk", type=_positive_int, default=None,
