@@ -12,6 +12,7 @@ Errors are one line each and name the file, the field path and the reason, for e
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import hashlib
 import math
 import os
@@ -651,10 +652,24 @@ def _check_data_key(key: str, claims: bool) -> str:
         raise ValueError(f"{source}: names no series")
     series, claim_names = _fact_names()
     if source == "mexico" and name not in series:
-        raise ValueError(f"unknown mexico series {name!r} (known: {', '.join(sorted(series))})")
+        raise ValueError(
+            f"unknown mexico series {name!r} ({_known(name, series, 'mexico_yearly.csv')})"
+        )
     if source == "claim" and name not in claim_names:
-        raise ValueError(f"unknown claim {name!r} (known: {', '.join(sorted(claim_names))})")
+        raise ValueError(
+            f"unknown claim {name!r} ({_known(name, claim_names, 'mexico_claims.csv')})"
+        )
     return key
+
+
+def _known(name: str, names: frozenset[str], file: str) -> str:
+    """The names to offer for an unknown one: all of them when few, else the closest (the
+    list would make the one-line message too long to read)."""
+    if len(names) <= 8:
+        return "known: " + ", ".join(sorted(names))
+    close = difflib.get_close_matches(name.strip(), sorted(names), n=3, cutoff=0.3)
+    hint = f"closest: {', '.join(close)}; " if close else ""
+    return f"{hint}all {len(names)} are in the package's data/facts/{file}"
 
 
 class Scenario(Strict):

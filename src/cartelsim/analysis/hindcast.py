@@ -263,7 +263,7 @@ def cut(scenario: Scenario, end: dt.date, origin: dt.date | None = None) -> Scen
     return validate(document, f"{scenario.name}.toml")
 
 
-def calibration_scenario(scenario: Scenario, origin: dt.date) -> Scenario:
+def calibration_scenario(scenario: Scenario, origin: dt.date, data_dir=None) -> Scenario:
     """The scenario cut at the origin, its calibration fitting only what was observed before:
     yearly targets end with the year before the origin, claims dated after it are dropped,
     and a target with no point before the origin is left out."""
@@ -275,7 +275,7 @@ def calibration_scenario(scenario: Scenario, origin: dt.date) -> Scenario:
             if row is not None and dt.date.fromisoformat(row["date"]) < origin:
                 kept.append(target)
             continue
-        series = observe.load_series(target["data"])
+        series = observe.load_series(target["data"], data_dir)
         first, last = target.get("first_year"), target.get("last_year")
         years = [
             y
@@ -674,6 +674,17 @@ def hindcast(
     return summary
 
 
+def effective_sample_size(table: pd.DataFrame) -> float:
+    """Kish's effective sample size of a posterior table's final population, over all
+    models (each particle's weight within its model times the model's probability): how many
+    particles the forecasts really rest on."""
+    key = "model" if "model" in table.columns else "incapacitation_form"
+    within = table.weight / table.groupby(key).weight.transform("sum")
+    w = (within * table.model_probability).to_numpy()
+    w = w / w.sum()
+    return float(1.0 / np.sum(w**2))
+
+
 def _observations(series: list[Series], origins: list[dt.date], horizons: int) -> dict:
     """Each series' observations from HISTORY_YEARS before the first origin to the last
     horizon (the report draws them around each forecast)."""
@@ -690,7 +701,7 @@ def _run_origin(
     scheduler, data_dir, fix, seed,
 ):  # fmt: skip
     began = time.perf_counter()
-    cal = calibration_scenario(scenario, origin)
+    cal = calibration_scenario(scenario, origin, data_dir)
     points = len(calibrate.setup(cal, data_dir, fix).points)
     section = cal.calibration.model_copy(
         update={"min_epsilon": cal.calibration.min_epsilon * math.sqrt(points / full_points)}
@@ -713,6 +724,7 @@ def _run_origin(
         "calibration_simulations": summary["simulations"],
         "calibration_populations": summary["populations"],
         "calibration_epsilon": summary["epsilon"][-1] if summary["epsilon"] else None,
+        "calibration_ess": effective_sample_size(table),
         "form_probabilities": summary["form_probabilities"],
         "seconds_calibration": round(fitted - began, 1),
         "seconds": round(time.perf_counter() - began, 1),

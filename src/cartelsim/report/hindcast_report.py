@@ -88,6 +88,7 @@ def _overview(summary: dict) -> str:
             o["origin"], f"{o['calibration_points']}", ", ".join(o["calibration_targets"]),
             f"{o['calibration_simulations']:,}", f"{o['calibration_populations']}",
             "-" if o["calibration_epsilon"] is None else f"{o['calibration_epsilon']:.3g}",
+            f"{o['calibration_ess']:.0f}" if o.get("calibration_ess") is not None else "-",
             _forms(o["form_probabilities"]), f"{o['seconds'] / 60:.1f}",
         ]
         for o in summary["origins"]
@@ -113,6 +114,7 @@ def _overview(summary: dict) -> str:
                 "simulations",
                 "populations",
                 "final misfit",
+                "effective particles",
                 "forms (posterior probability)",
                 "minutes",
             ],
