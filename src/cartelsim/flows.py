@@ -19,6 +19,14 @@ group whose leader was removed has boost_i = 1 + e L_i (L_i the events' violence
 force, e = leader_removal_effect per run): each pair's rate is multiplied by both boosts,
 so a removal raises the removed group's fights once.
 
+From a `fragment` event's week on (the families becoming a dataset's groups), theta' and
+omega are multiplied by the per-run fragment_lethality_factor and
+fragment_saturation_factor (the resolution hypothesis: 1, the same rates in both worlds, or
+rescaled). The plan's multiplier columns of these factors hold 1 from that week on and 0
+before it, so the value in force is the factor after the event and 0 before it, read here
+as 1 (`_after_fragment`; the factors' bounds keep them above 0): before the event, and in a
+scenario without one, the flows are exactly what they were without the factors.
+
 `derivative` is the only code that evaluates them. The integrators (integrators.py: dopri5,
 rk4, euler) call it at every stage; the stochastic mode calls it every week and asks it
 also for each group's flows (`by_group`), the expected values of its draws. So the model
@@ -49,6 +57,8 @@ import numba
 from cartelsim.scenario import (
     CONFLICT_LETHALITY,
     DEPLOYMENT_DISRUPTION,
+    FRAGMENT_LETHALITY_FACTOR,
+    FRAGMENT_SATURATION_FACTOR,
     INCAPACITATION,
     LEADER_REMOVAL_EFFECT,
     RECRUITMENT_RATE,
@@ -58,7 +68,7 @@ from cartelsim.scenario import (
 )
 
 #: Rows of the per-run scratch array `derivative` needs: np.empty((WORK_ROWS, runs)).
-WORK_ROWS = 9
+WORK_ROWS = 10
 
 
 @numba.njit(cache=True, error_model="numpy", boundscheck=False)
@@ -100,10 +110,12 @@ def derivative(
     work: (WORK_ROWS, runs) scratch.
     """
     runs = state.shape[1]
-    N, Y, G, Q, loss, conflict, T, incap, lethal = (
+    N, Y, G, Q, loss, conflict, T, incap, lethal, sat = (
         work[0], work[1], work[2], work[3], work[4], work[5], work[6], work[7], work[8],
+        work[9],
     )  # fmt: skip
-    rec, sat, effect = eff[RECRUITMENT_RATE], eff[SATURATION], eff[LEADER_REMOVAL_EFFECT]
+    rec, omega, effect = eff[RECRUITMENT_RATE], eff[SATURATION], eff[LEADER_REMOVAL_EFFECT]
+    lethal_after, sat_after = eff[FRAGMENT_LETHALITY_FACTOR], eff[FRAGMENT_SATURATION_FACTOR]
     incap_rate, arrest, kill = eff[INCAPACITATION], eff[STATE_ARREST_RATE], eff[STATE_KILL_RATE]
     theta, disruption = eff[CONFLICT_LETHALITY], eff[DEPLOYMENT_DISRUPTION]
     _sums(state, n, removal, g, N, Y, G, Q)  # Y = sum_j L_j x_j here
@@ -111,7 +123,8 @@ def derivative(
         incap[r], loss[r] = _common_exits(incap_rate[r], arrest[r], kill[r], N[r], fixed_count,
                                           force)  # fmt: skip
         conflict[r] = 0.0
-        lethal[r] = theta[r] * (1.0 + disruption[r])
+        lethal[r] = theta[r] * (1.0 + disruption[r]) * _after_fragment(lethal_after[r])
+        sat[r] = omega[r] * _after_fragment(sat_after[r])
         Y[r] = N[r] + effect[r] * Y[r]  # sum_j b_j x_j
     for i in range(n):
         Li, gi = removal[i], g[i]
@@ -146,6 +159,13 @@ def derivative(
         out[n + 2, r] = weight * kill[r] * force * N[r]
         out[n + 3, r] = weight * lethal[r] * conflict[r]
         out[n + 4, r] = weight * sat[r] * Q[r]
+
+
+@numba.njit(inline="always")
+def _after_fragment(factor):
+    """A fragment factor in force: the factor from the event's week on, 1 before it (where
+    the plan's column makes it 0)."""
+    return factor if factor > 0.0 else 1.0
 
 
 @numba.njit(inline="always")

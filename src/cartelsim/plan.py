@@ -18,7 +18,14 @@ from pathlib import Path
 import numpy as np
 
 from cartelsim import datasets
-from cartelsim.scenario import DEPLOYMENT_DISRUPTION, PARAMETER_NAMES, Scenario, ScenarioError
+from cartelsim.scenario import (
+    DEPLOYMENT_DISRUPTION,
+    FRAGMENT_LETHALITY_FACTOR,
+    FRAGMENT_SATURATION_FACTOR,
+    PARAMETER_NAMES,
+    Scenario,
+    ScenarioError,
+)
 
 WEEKS_PER_YEAR = 52
 #: Deployed forces enter the rates per 10,000 personnel, so rates stay readable numbers.
@@ -143,6 +150,7 @@ def make_plan(
     _deployments(plan)
     _policies(plan, label)
     _disruption(plan)
+    _after_fragment(plan)
     epochs, transfers, marks = _network_timeline(plan, rivalry, alliance, initial is not None)
     object.__setattr__(plan, "epochs", epochs)
     object.__setattr__(plan, "transfers", transfers)
@@ -320,6 +328,19 @@ def _disruption(plan: Plan) -> None:
     for week in np.flatnonzero(growth):
         exposure[week : week + span] += growth[week]
     plan.multipliers[:, DEPLOYMENT_DISRUPTION] *= exposure
+
+
+def _after_fragment(plan: Plan) -> None:
+    """Put into the fragment factors' multiplier columns 1 from the fragment event's week on
+    and 0 before it (all 0 without a fragment event; all 1 when it lies before the start, as
+    in a world resumed after it with start_from). The factors in force are then the per-run
+    factor after the event and 0 before it, which flows.py reads as 1: before the event (or
+    without one) every run computes exactly what it did without the factors."""
+    columns = [FRAGMENT_LETHALITY_FACTOR, FRAGMENT_SATURATION_FACTOR]
+    plan.multipliers[:, columns] = 0.0
+    for e in plan.scenario.events:
+        if e.type == "fragment":
+            plan.multipliers[max(plan.week_of(e.date), 0) :, columns] = 1.0
 
 
 def _policies(plan: Plan, label: str) -> None:

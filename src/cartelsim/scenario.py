@@ -45,6 +45,8 @@ PARAMETER_NAMES = (
     "state_kill_rate",
     "deployment_disruption",
     "leader_removal_effect",
+    "fragment_lethality_factor",
+    "fragment_saturation_factor",
 )
 #: Each parameter's position in PARAMETER_NAMES, Plan.params and Trajectories.params, by
 #: name: code reads params[RECRUITMENT_RATE], never params[0] (plain ints, so Numba kernels
@@ -58,9 +60,15 @@ PARAMETER_NAMES = (
     STATE_KILL_RATE,
     DEPLOYMENT_DISRUPTION,
     LEADER_REMOVAL_EFFECT,
+    FRAGMENT_LETHALITY_FACTOR,
+    FRAGMENT_SATURATION_FACTOR,
 ) = range(len(PARAMETER_NAMES))
-#: What a policy may change: a parameter, or the size of the deployed state forces.
-POLICY_TARGETS = (*PARAMETER_NAMES, "state_forces")
+#: Factors of conflict lethality and saturation from a `fragment` event's week on (plan.py
+#: puts the weeks they are in force into their multiplier columns, flows.py applies them).
+FRAGMENT_FACTORS = ("fragment_lethality_factor", "fragment_saturation_factor")
+#: What a policy may change: a parameter, or the size of the deployed state forces. Not the
+#: fragment factors: their multiplier columns say when they are in force, not by how much.
+POLICY_TARGETS = (*(p for p in PARAMETER_NAMES if p not in FRAGMENT_FACTORS), "state_forces")
 #: Physical bounds, inclusive, of every quantity a scenario, a calibration prior, a posterior
 #: table or `--fix` may give: far outside what any group, state or statistic has had, so only
 #: nonsense (a typo, a unit slip, a value meant to break the program) is refused. Rates are
@@ -74,6 +82,9 @@ BOUNDS = {
     "state_kill_rate": (0.0, 100.0),
     "deployment_disruption": (0.0, 100.0),  # relative rise in lethality per 10,000 newly deployed
     "leader_removal_effect": (0.0, 100.0),  # multiplies each leader removal's violence_boost
+    # after a fragment event; > 0: flows.py reads 0 in force as "before the event" (factor 1)
+    "fragment_lethality_factor": (0.01, 100.0),
+    "fragment_saturation_factor": (0.01, 100.0),
     "disruption_weeks": (1.0, 5200.0),
     "initial_members_total": (0.0, 1e9),
     "cartel_share": (1e-4, 1.0),
@@ -238,6 +249,15 @@ class Parameters(Strict):
     leader_removal_effect: Param = Field(default_factory=lambda: _Param(
         value=1.0, unit="multiplier of each event's violence_boost",
         source="default: each leader_removed event's own violence_boost"))  # fmt: skip
+    # Resolution (issue "One Mexico"): from a `fragment` event's week on, conflict lethality
+    # and saturation are multiplied by these factors (1: the same rates in both worlds, the
+    # `same_rates` form). Without a fragment event they do nothing.
+    fragment_lethality_factor: Param = Field(default_factory=lambda: _Param(
+        value=1.0, unit="multiplier of conflict_lethality after a fragment event",
+        source="default: the same rates before and after a fragment event"))  # fmt: skip
+    fragment_saturation_factor: Param = Field(default_factory=lambda: _Param(
+        value=1.0, unit="multiplier of saturation after a fragment event",
+        source="default: the same rates before and after a fragment event"))  # fmt: skip
     # C0: for a network read from a dataset, its total; for the scenario's own groups, their
     # members scaled to it (the split between groups kept), as a calibration's draw does.
     initial_members_total: Param | None = None

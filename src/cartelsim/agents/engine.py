@@ -129,6 +129,9 @@ def _prepare(
         raise ScenarioError(
             f"{scenario.name}.toml: simulation.start_from: not supported by the agent engine"
         )
+    # The fragment factors (fragment_lethality_factor, fragment_saturation_factor) act only
+    # from a fragment event's week on (plan._after_fragment): refusing the event refuses them,
+    # and without one they are 0 in force every week, which no mechanism here reads.
     for i, event in enumerate(scenario.events):
         if event.type == "fragment":
             raise ScenarioError(
