@@ -84,18 +84,49 @@ def national_split(plan) -> tuple[np.ndarray, np.ndarray]:
 
 def forces_target(world: World, week: int, today: dt.date):
     """(R,) army agents and (R,) federal police agents wanted in each region this week."""
-    troops, police = world.national[0][week], world.national[1][week]
+    return targets_of(world.national, world.regional, world.regions, world.scale, week, today)
+
+
+def targets_of(national, regional, regions, scale: float, week: int, today: dt.date):
+    """forces_target from its inputs (the World's national split, regional rows, region
+    table and scale), so that sim.build can compute every week's targets before the World
+    exists (disruption_exposure)."""
+    troops, police = national[0][week], national[1][week]
     targets = []
     for total, field in ((troops, "troops"), (police, "federal_police")):
-        total = int(round(total * world.scale))
-        assigned = np.zeros(world.R)
-        for item in world.regional:  # in date order: a later row for a region replaces one
+        total = int(round(total * scale))
+        assigned = np.zeros(regions.n)
+        for item in regional:  # in date order: a later row for a region replaces one
             if item.date <= today:
-                assigned[world.regions.position(item.region)] = getattr(item, field)
-        assigned = assigned * world.scale
+                assigned[regions.position(item.region)] = getattr(item, field)
+        assigned = assigned * scale
         if assigned.sum() > total:
             assigned *= total / assigned.sum()
         counts = largest_remainder(int(round(assigned.sum())), assigned + 1e-12)
-        counts += largest_remainder(total - int(counts.sum()), world.regions.population)
+        counts += largest_remainder(total - int(counts.sum()), regions.population)
         targets.append(counts)
     return tuple(targets)
+
+
+def disruption_exposure(plan, national, regional, regions, scale: float) -> np.ndarray:
+    """(weeks, R) z_r: the army and federal police added to region r during the
+    `disruption_weeks` up to each week, in units of FORCES_UNIT real people, reductions not
+    counted, the first week's deployment counted as added (as plan._disruption does
+    nationally, from forces 0 before the start). clashes.py raises the region's clash
+    lethality by deployment_disruption times z_r over the region's share of the population
+    (docs/MODEL.md section 7, Deployments)."""
+    span = max(int(round(plan.scenario.parameters.disruption_weeks.value)), 1)
+    dates = plan.dates()
+    deployed = np.zeros((plan.weeks, regions.n))
+    inputs, last = None, None
+    for week in range(plan.weeks):
+        key = (national[0][week], national[1][week], _in_force(regional, dates[week]))
+        if key != inputs:
+            army, police = targets_of(national, regional, regions, scale, week, dates[week])
+            last, inputs = army + police, key
+        deployed[week] = last
+    growth = np.maximum(np.diff(deployed, axis=0, prepend=0.0), 0.0) / (FORCES_UNIT * scale)
+    exposure = np.zeros_like(growth)
+    for week in np.flatnonzero(growth.any(axis=1)):
+        exposure[week : week + span] += growth[week]
+    return exposure

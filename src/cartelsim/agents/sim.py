@@ -144,6 +144,8 @@ def build(plan: Plan, settings: AgentSettings, regions: Regions, seed: int) -> W
     paid = service.order[(state.status[service.order] == ACTIVE)
                          & (state.payroll[service.order] >= 0)]  # fmt: skip
     np.add.at(payroll, (state.payroll[paid], state.region[paid]), 1)
+    national = schedule.national_split(plan)
+    regional = regional_deployments(settings, regions, plan.scenario.name)
     world = World(
         plan=plan,
         settings=settings,
@@ -152,8 +154,9 @@ def build(plan: Plan, settings: AgentSettings, regions: Regions, seed: int) -> W
         n_groups=G,
         value=1.0 + p.crossing_value.value * regions.crossings,
         territory=territory,
-        national=schedule.national_split(plan),
-        regional=regional_deployments(settings, regions, plan.scenario.name),
+        national=national,
+        regional=regional,
+        disruption=schedule.disruption_exposure(plan, national, regional, regions, settings.scale),
         dates=plan.dates(),
         reference_sharing=levers.intelligence_sharing,
         streams=streams,

@@ -158,6 +158,7 @@ class World:
     territory: np.ndarray  # (G, R) where a group's new members go
     national: tuple[np.ndarray, np.ndarray]  # (weeks,) real troops, federal police deployed
     regional: list  # regional deployments, in date order
+    disruption: np.ndarray  # (weeks, R) forces added to r in the last disruption_weeks, /10,000
     dates: list  # plan.dates()
     reference_sharing: float  # sharing level the arrest rate is calibrated at (raids.py)
     streams: Streams

@@ -18,6 +18,17 @@ fight harder, so expected deaths per real member are the same at any scale), lam
 where they happen, and splits, truces,
 mergers and the boosts after captures change how much groups fight.
 
+Militarization as disruption (the aggregate engine's theta' = theta (1 + delta z), made
+local): every clash in r is also 1 + delta * z_r / p_r times as deadly, delta the run's
+`deployment_disruption` (0: suppression only, and the term is skipped), z_r the army and
+federal police added to r in the last `disruption_weeks` (per 10,000 real, reductions not
+counted; schedule.disruption_exposure), p_r the region's share of the population. Forces
+added in proportion to population (how the engine spreads national forces beyond the
+regional rows, so a national surge) raise every region's clash lethality by the aggregate's
+delta z; forces sent to one region raise it there by their number per head. It is the
+lethality of clashes that rises, as theta' in the aggregate: the engine has no separate count
+of clashes, a member's clash hazard is their rate times their lethality.
+
 Against the state: hazard k/7 * F'_r / 10,000 (k: `state_kill_rate`), F'_r the real army and
 federal police deployed in r, times F C / sum_r F_r C_r: the national intensity of state
 action is the aggregate engine's, and deployments decide where it falls. For every member
@@ -38,7 +49,7 @@ import numpy as np
 from cartelsim.agents.streams import seed_kernel
 from cartelsim.agents.world import DAYS_PER_WEEK, World
 from cartelsim.plan import FORCES_UNIT
-from cartelsim.scenario import CONFLICT_LETHALITY, STATE_KILL_RATE
+from cartelsim.scenario import CONFLICT_LETHALITY, DEPLOYMENT_DISRUPTION, STATE_KILL_RATE
 
 
 def step(world: World, day: int) -> None:
@@ -47,10 +58,12 @@ def step(world: World, day: int) -> None:
     ratio = p.forces_killed_per_state_kill.value
     killed = np.zeros(world.R, dtype=np.int64)
     eff, stream = world.week.eff, world.streams.clashes
+    delta, exposure = disruption(world, day)
     _step(
         stream.key, world.cells, world.excess, world.inv_alliance, world.group_boost,
         world.boost_level, world.boost_until, day,
-        eff[CONFLICT_LETHALITY] / DAYS_PER_WEEK / world.scale, given, world.service.forces_in,
+        eff[CONFLICT_LETHALITY] / DAYS_PER_WEEK / world.scale, given, delta, exposure,
+        world.service.forces_in,
         FORCES_UNIT * world.scale, eff[STATE_KILL_RATE] / DAYS_PER_WEEK, ratio,
         world.hazards.conflict, world.hazards.state_kill, world.clash_losses, killed,
     )  # fmt: skip
@@ -62,12 +75,13 @@ def step(world: World, day: int) -> None:
 @numba.njit(cache=True)
 def _step(
     key, cells, excess, inv_alliance, group_boost, boost_level, boost_until, day, theta, given,
-    forces_in, unit, state_rate, ratio, conflict, state, losses, killed,
+    delta, exposure, forces_in, unit, state_rate, ratio, conflict, state, losses, killed,
 ):  # fmt: skip
     """The day in one call: the functions below, in the order of the module docstring."""
     regional = np.empty(cells.shape[1])
     _regional(boost_level, boost_until, day, regional)
     locality = given if given >= 0 else _locality(cells, excess, inv_alliance)
+    _disrupt(regional, delta, exposure)
     _conflict_hazard(
         cells, excess, inv_alliance, group_boost, regional, theta * locality, conflict, losses
     )
@@ -100,11 +114,31 @@ def conflict_hazard(world: World, day: int) -> np.ndarray:
     rate = world.week.eff[CONFLICT_LETHALITY] / DAYS_PER_WEEK * locality(world) / world.scale
     losses = np.zeros((world.n_groups, world.n_groups))
     regional = regional_boost(world, day)
+    _disrupt(regional, *disruption(world, day))
     _conflict_hazard(
         world.cells, world.excess, world.inv_alliance, world.group_boost, regional, rate, out,
         losses,
     )  # fmt: skip
     return out
+
+
+def disruption(world: World, day: int) -> tuple[float, np.ndarray]:
+    """(delta, e): the run's `deployment_disruption` and today's (R,) e_r = z_r / p_r, z_r the
+    forces added to region r in the last `disruption_weeks` (per 10,000 real;
+    schedule.disruption_exposure) and p_r the region's share of the population: forces added
+    per head, relative to a spread over the whole population, so that forces added in
+    proportion to population raise every region's clashes by the aggregate's delta z."""
+    week = min(day // DAYS_PER_WEEK, world.disruption.shape[0] - 1)
+    share = world.regions.population / world.regions.population.sum()
+    per_head = np.divide(world.disruption[week], share, out=np.zeros(world.R), where=share > 0)
+    return float(world.plan.params[DEPLOYMENT_DISRUPTION]), per_head
+
+
+def disruption_rise(world: World, day: int) -> np.ndarray:
+    """(R,) x_r = delta * e_r: today's relative rise of every clash's lethality in region r
+    from the forces added there (0 everywhere in the suppression form)."""
+    delta, exposure = disruption(world, day)
+    return delta * exposure if delta > 0 else np.zeros(world.R)
 
 
 def locality(world: World) -> float:
@@ -138,6 +172,17 @@ def intensity(forces_in, cells, unit):
 def _regional(boost_level, boost_until, day, out):
     for r in range(out.shape[0]):
         out[r] = 1.0 + boost_level[r] if boost_until[r] > day else 1.0
+
+
+@numba.njit(cache=True)
+def _disrupt(regional, delta, exposure):
+    """Militarization as disruption: regional[r] *= 1 + delta * e_r, e_r = z_r / p_r the
+    forces added to r in the last disruption_weeks (per 10,000 real) over r's share of the
+    population (`disruption`). Nothing is done when delta is 0 (the suppression form)."""
+    if delta <= 0.0:
+        return
+    for r in range(regional.shape[0]):
+        regional[r] *= 1.0 + delta * exposure[r]
 
 
 @numba.njit(cache=True)
