@@ -41,7 +41,9 @@ def scenario_with(delta: float, weeks: int = 130):
     for group, members in zip(document["groups"], (100000, 80000, 0), strict=True):
         group["initial_members"] = members  # enough clashes for a region's yearly count
     document["parameters"].update(
-        state_arrest_rate=0.002, state_kill_rate=0.0004, deployment_disruption=delta,
+        state_arrest_rate=0.002,
+        state_kill_rate=0.0004,
+        deployment_disruption=delta,
         conflict_lethality=2e-9,
     )
     return validate(document, "small.toml")
@@ -49,7 +51,9 @@ def scenario_with(delta: float, weeks: int = 130):
 
 def world_with(delta: float, seed: int = 0):
     scenario = scenario_with(delta)
-    return build(make_plan(scenario), settings_of(scenario, 0.2, None), load_regions("states"), seed)
+    return build(
+        make_plan(scenario), settings_of(scenario, 0.2, None), load_regions("states"), seed
+    )
 
 
 def expected_deaths(world, day: int) -> np.ndarray:
