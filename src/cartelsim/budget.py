@@ -236,3 +236,32 @@ def check_scale(scenario: Scenario, scale: float | None) -> None:
             f"--scale {scale:g}: no group keeps an agent (the largest, {largest:,.0f} members, "
             f"rounds to 0 at this scale); use --scale >= {1.0 / largest:.2g}"
         )
+
+
+#: The longest agent comparison accepted, by the estimate below (its runs go one after the
+#: other in one process): an assumption, half a day on one core.
+AGENT_COMPARE_MAX_SECONDS = 12 * 3600
+
+
+def check_agent_compare(
+    scenario: Scenario, runs: int, simulations: int, scale: float | None, regions: str | None,
+    flag: str = "--runs",
+) -> float:  # fmt: skip
+    """Refuse an agent comparison (`simulations` agent runs in all, `runs` per form and
+    policy) that cannot fit: one world and one run's results are in memory at a time, so
+    memory is checked for one run; time is refused beyond AGENT_COMPARE_MAX_SECONDS.
+    Returns the estimated seconds."""
+    check_scale(scenario, scale)
+    estimate = agent_estimate(scenario, scale, regions)
+    estimate.check(1, flag)
+    seconds = simulations * estimate.per_run_seconds
+    if seconds > AGENT_COMPARE_MAX_SECONDS:
+        per = max(simulations // max(runs, 1), 1)
+        most = int(AGENT_COMPARE_MAX_SECONDS // max(per * estimate.per_run_seconds, 1e-9))
+        advice = f"use {flag} {most:,} or less" if most else "use a smaller --scale"
+        raise BudgetError(
+            f"{flag} {runs:,}: {simulations:,} agent runs ({estimate.basis}) take about "
+            f"{duration(seconds)} on one core, more than the {duration(AGENT_COMPARE_MAX_SECONDS)}"
+            f" an agent comparison may take: {advice}"
+        )
+    return seconds

@@ -101,7 +101,9 @@ EXAMPLES = {
   cartelsim compare pc2023-status-quo --policy intel-sharing --mode stochastic --runs 200
   cartelsim compare pc2023-status-quo --policy troop-surge --mode stochastic --seeds 1,5,9
   cartelsim compare pc2023-status-quo --policy halve-recruitment --posterior runs/abc
-  cartelsim compare mexico-2006-2012 --policy truce:SIN+GOL --start 2009-01-01""",
+  cartelsim compare mexico-2006-2012 --policy truce:SIN+GOL --start 2009-01-01
+  cartelsim compare mexico-2006-2012 --engine agents --scale 0.25 --policy troop-surge \
+      --start 2009-01-01 --runs 8      each militarization form, and form-averaged""",
     "sensitivity": "  cartelsim sensitivity pc2023 --samples 512 --seed 1",
     "hindcast": """  cartelsim hindcast mexico --workers 2             five origins, both variants
   cartelsim hindcast mexico --origins 2011-01-01,2016-01-01 --draws 200 --particles 60""",
@@ -261,11 +263,32 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--runs", type=_positive_int, default=None,
-        help="draws (default 200 with a posterior or in stochastic mode, else 1), e.g. --runs 400",
+        help="draws (default 200 with a posterior or in stochastic mode, else 1; with "
+        "--engine agents, runs per form and policy, default 8), e.g. --runs 400",
     )  # fmt: skip
     p.add_argument("--seed", type=_seed, default=None, help="seed (default 0), e.g. --seed 7")
     p.add_argument("--seeds", default=None, help=SEEDS_HELP)
     p.add_argument("--mode", choices=MODES, default=None, help=MODE_HELP)
+    p.add_argument(
+        "--engine", choices=["aggregate", "agents"], default="aggregate",
+        help="aggregate (default) or agents: base and policy agent runs paired with common "
+        "random numbers, each militarization form apart and form-averaged",
+    )  # fmt: skip
+    p.add_argument(
+        "--scale", type=_scale, default=None,
+        help="with --engine agents: agents per real person (default the scenario's, 1), "
+        "e.g. --scale 0.25",
+    )  # fmt: skip
+    p.add_argument(
+        "--regions", default=None,
+        help="with --engine agents: states, states-juarez or a region CSV, e.g. --regions states",
+    )  # fmt: skip
+    p.add_argument(
+        "--forms", choices=["militarization"], default=None,
+        help="with --engine agents: run each form of this calibration hypothesis (automatic "
+        "when the scenario has [calibration.hypotheses.militarization]), e.g. --forms "
+        "militarization",
+    )  # fmt: skip
     p.add_argument(
         "--start", default=None,
         help="the date the policies start (default: the scenario's start), e.g. 2009-01-01",
@@ -742,24 +765,30 @@ def _compare(args) -> int:
         flag = f"--seeds {args.seeds.strip()}"
         if args.posterior is not None:
             raise ValueError(f"{flag}: not with --posterior (its draws are chosen with --seed)")
-        if len(seeds) > 1 and base.simulation.mode == "deterministic":
+        if len(seeds) > 1 and base.simulation.mode == "deterministic" and args.engine != "agents":
             raise ValueError(
                 f"{flag}: {base.name} is deterministic, so its {len(seeds)} runs would all be "
                 "the same; add --mode stochastic"
             )
         runs, seed = len(seeds), seeds
+    agents = args.engine == "agents"
+    if not agents:
+        for flag, value in (("--scale", args.scale), ("--regions", args.regions),
+                            ("--forms", args.forms)):  # fmt: skip
+            if value is not None:
+                raise ValueError(f"{flag}: only with --engine agents")
+    elif args.mode is not None:
+        raise ValueError("--mode: not with --engine agents (agent runs are always stochastic)")
     out = args.out if args.out is not None else outputs.default_folder(base.name, "compare-")
     stale = outputs.check_folder(out, "compare", force=args.force)  # before the work
-    result = compare.compare(
-        base,
-        args.policy,
-        posterior=args.posterior,
-        runs=runs,
-        seed=seed,
-        data_dir=args.data_dir,
-        start=start,
-        mode=args.mode,
-    )
+    if agents:
+        result = compare.compare_agents(
+            base, args.policy, posterior=args.posterior, runs=runs,
+            seed=tuple(seed) if seeds is not None else seed, data_dir=args.data_dir,
+            start=start, scale=args.scale, regions=args.regions, forms=args.forms,
+        )  # fmt: skip
+    else:
+        result = _compare_aggregate(compare, base, args, runs, seed, start)
     with outputs.publish(out, stale) as staging:
         (staging / "compare.json").write_text(json.dumps(result, indent=2), encoding="utf-8")
         (staging / "compare.txt").write_text(compare.table(result) + "\n", encoding="utf-8")
@@ -770,6 +799,19 @@ def _compare(args) -> int:
         print(compare.table(result))
     print(f"figure: {(out / 'compare.png').resolve()}", file=sys.stderr)
     return 0
+
+
+def _compare_aggregate(compare, base, args, runs, seed, start) -> dict:
+    return compare.compare(
+        base,
+        args.policy,
+        posterior=args.posterior,
+        runs=runs,
+        seed=seed,
+        data_dir=args.data_dir,
+        start=start,
+        mode=args.mode,
+    )
 
 
 def _sensitivity(args) -> int:
