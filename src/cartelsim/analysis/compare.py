@@ -263,6 +263,11 @@ def table(result: dict) -> str:
             f"{'  killings in its first year: change %':<42} "
             f"{_pct(p['change_vs_base_pct']['killings_first_year']):>24}"
         )
+        if "group_killings_first_year" in p["change_vs_base_pct"]:
+            lines.append(
+                f"{'    of which by the groups: change %':<42} "
+                f"{_pct(p['change_vs_base_pct']['group_killings_first_year']):>24}"
+            )
         for model, change in p.get("change_vs_base_pct_by_model", {}).items():
             share = result.get("model_share_of_draws", {}).get(model)
             weight = result.get("model_weights", {}).get(model)
@@ -272,6 +277,11 @@ def table(result: dict) -> str:
                 f"{label:<42} {'':>17} {_pct(change['members_total']):>24} {'':>10} "
                 f"{_pct(change['deaths_per_week']):>24}   first year "
                 f"{_pct(change['killings_first_year'])}"
+                + (
+                    f", by groups {_pct(change['group_killings_first_year'])}"
+                    if "group_killings_first_year" in change
+                    else ""
+                )
             )
     if "forms" in result:
         lines.append(
@@ -398,7 +408,12 @@ def compare_agents(
             "parameter": chosen["parameter"],
             "weights_from": chosen["weights_from"],
             "forms": {
-                f: {"weight": s["weight"], "value": s["value"], "value_from": s["value_from"]}
+                f: {
+                    "weight": s["weight"],
+                    "value": s["value"],
+                    "value_from": s["value_from"],
+                    "values": [float(v) for v in s["values"]],  # run by run
+                }
                 for f, s in chosen["forms"].items()
             },
         }
@@ -427,7 +442,12 @@ def compare_agents(
 
 
 #: The outcomes of a comparison, per run (see _outcomes).
-OUTCOMES = ("members_total", "deaths_per_week", "killings_first_year")
+OUTCOMES = (
+    "members_total",
+    "deaths_per_week",
+    "killings_first_year",
+    "group_killings_first_year",
+)
 
 
 #: Member deaths per week at the horizon of an agent run: the mean of its last 13 weeks (one
@@ -445,6 +465,11 @@ def _agent_outcomes(results, start: dt.date) -> dict[str, float]:
         "deaths_per_week": float(weekly["member_deaths"][-AGENT_DEATH_WEEKS:, 0].mean()),
         "killings_first_year": float(
             weekly["killings"][first : first + SHORT_RUN_WEEKS].sum(axis=0)[0]
+        ),
+        # of which by the groups (the bodies found of the people they kill): where a
+        # disruption shows; the rest are members killed by the state and forces killed
+        "group_killings_first_year": float(
+            weekly["group_killings"][first : first + SHORT_RUN_WEEKS].sum(axis=0)[0]
         ),
     }
 
