@@ -31,7 +31,7 @@ def short(short_toml):
 
 
 def run(scenario, policies=("troop-surge",), **options):
-    options = {"runs": 2, "scale": 0.02, "start": pd.Timestamp(START).date(), **options}
+    options = {"runs": 2, "scale": 0.05, "start": pd.Timestamp(START).date(), **options}
     return compare.compare_agents(scenario, list(policies), **options)
 
 
@@ -47,7 +47,7 @@ def test_a_policy_that_changes_nothing_changes_nothing_run_for_run(monkeypatch, 
 
 
 def test_each_militarization_form_and_their_average(short):
-    scenario = short
+    scenario = compare.with_parameter(short, "deployment_disruption", 0.02)
     result = run(scenario)
     forms = result["forms"]
     assert forms["hypothesis"] == "militarization"

@@ -119,8 +119,8 @@ def test_a_deployment_rise_raises_clash_deaths_there_in_the_following_weeks():
 
 def test_suppression_reproduces_the_engine_without_the_term():
     """delta = 0 gives, run for run, the numbers of the engine before disruption existed
-    (measured on main at f9a3d98: the first 120 weeks of mexico-2006-2012 at scale 0.05, seed
-    0, two runs, whose scenario's deployment_disruption that engine ignored)."""
+    (measured with main at 85bb1ef, before this term: the first 120 weeks of
+    mexico-2006-2012 at scale 0.05, seed 0, two runs)."""
     s = load_scenario("mexico-2006-2012")
     off = s.parameters.deployment_disruption.model_copy(update={"value": 0.0})
     s = s.model_copy(
@@ -132,9 +132,9 @@ def test_suppression_reproduces_the_engine_without_the_term():
     results = runner.run(s, 2, 0, engine="agents", scale=0.05)
     flows = results.traj.flows.sum(axis=0).tolist()
     assert flows == [
-        [31260.0, 31700.0],  # recruits
-        [3520.0, 3400.0],  # incapacitated
-        [2600.0, 3120.0],  # state kills
-        [2580.0, 2880.0],  # conflict deaths
-        [3540.0, 3140.0],  # saturation
+        [47660.0, 48240.0],  # recruits
+        [700.0, 660.0],  # incapacitated
+        [3560.0, 3660.0],  # state kills
+        [1760.0, 2060.0],  # conflict deaths
+        [7660.0, 7320.0],  # saturation
     ]

@@ -423,13 +423,13 @@ def compare_agents(
         }
     for name in policies:
         mine = joined(name)
-        change = {k: 100.0 * (mine[k] / reference[k] - 1.0) for k in reference}
+        change = {k: _change_pct(mine[k], reference[k]) for k in reference}
         entry = {k: summary(v) for k, v in mine.items()}
         entry["change_vs_base_pct"] = {k: summary(v) for k, v in change.items()}
         if chosen["hypothesis"] is not None:
             entry["change_vs_base_pct_by_model"] = {
                 f: {
-                    k: quantiles(100.0 * (outcomes[name][f][k] / outcomes["base"][f][k] - 1.0))
+                    k: quantiles(_change_pct(outcomes[name][f][k], outcomes["base"][f][k]))
                     for k in OUTCOMES
                 }
                 for f in labels
@@ -448,6 +448,14 @@ OUTCOMES = (
     "killings_first_year",
     "group_killings_first_year",
 )
+
+
+def _change_pct(policy: np.ndarray, base: np.ndarray) -> np.ndarray:
+    """100 (policy / base - 1) run by run; 0 where both are equal (0 included: a small run
+    may count no deaths in a week of either), inf where only the base is 0."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        change = 100.0 * (policy / base - 1.0)
+    return np.where(policy == base, 0.0, change)
 
 
 #: Member deaths per week at the horizon of an agent run: the mean of its last 13 weeks (one
