@@ -2,7 +2,7 @@
 
     python benchmarks/hindcast.py [--workers W] [--out DIR] [--json]
 
-1. Wall time of the default hindcast (five origins, 300 particles x up to 5 populations per
+1. Wall time of the default hindcast (five origins, 800 particles x up to 4 populations per
    origin, 1,000 draws x 2 variants) on `--workers` local processes (default 2), against the
    issue's target of 30 minutes on this 2-core machine. Numba compilation is included. The
    same process first times 20 deterministic runs of the full `mexico` scenario (the

@@ -346,11 +346,11 @@ def _parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     p.add_argument(
         "--particles", type=_bounded(2, 100_000), default=None,
-        help="particles of each origin's calibration (default 300), e.g. --particles 100",
+        help="particles of each origin's calibration (default 800), e.g. --particles 100",
     )  # fmt: skip
     p.add_argument(
         "--populations", type=_bounded(1, 100), default=None,
-        help="populations of each origin's calibration (default 5), e.g. --populations 3",
+        help="populations of each origin's calibration (default 4), e.g. --populations 3",
     )  # fmt: skip
     p.add_argument(
         "--workers", type=_workers, default=1, help="local processes (default 1), e.g. --workers 2"

@@ -78,7 +78,7 @@ DRIFT_YEARS, NB_YEARS = 3, 5
 DEFAULT_DRAWS = 1000
 #: Default ABC settings of each origin's calibration: smaller than a full calibration's, so
 #: that five origins fit in 30 minutes on two cores (the README gives the measured time).
-DEFAULT_PARTICLES, DEFAULT_POPULATIONS = 300, 5
+DEFAULT_PARTICLES, DEFAULT_POPULATIONS = 800, 4
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 MAX_HORIZON = 10
 #: Years of observations before an origin that the summary keeps (and the report shows).
