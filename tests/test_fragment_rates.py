@@ -42,7 +42,11 @@ def mexico():
 
 def test_the_factors_are_in_force_from_the_fragment_week(mexico):
     plan, week = mexico
-    assert plan.params[COLUMNS].tolist() == [1.0, 1.0]  # the scenario's own values: the defaults
+    own = plan.scenario.parameters
+    assert plan.params[COLUMNS].tolist() == [  # the scenario's own values
+        own.fragment_lethality_factor.value,
+        own.fragment_saturation_factor.value,
+    ]
     assert (plan.multipliers[:week, COLUMNS] == 0).all()
     assert (plan.multipliers[week:, COLUMNS] == 1).all()
 
