@@ -14,23 +14,19 @@ from cartelsim.analysis import hindcast
 from cartelsim.plan import make_plan
 from cartelsim.scenario import load_scenario
 
+#: A small hindcast of mexico: two origins, tiny calibrations, 40 draws.
+SMALL = dict(
+    origins=[dt.date(2011, 1, 1), dt.date(2016, 1, 1)], n_draws=40, particles=20,
+    populations=1, seed=3, fix={"cartel_share": 0.1},
+)  # fmt: skip
+
 
 @pytest.fixture(scope="module")
 def small(tmp_path_factory):
     """A small hindcast of mexico: two origins, tiny calibrations, 40 draws."""
     out = tmp_path_factory.mktemp("hc") / "out"
     said = []
-    summary = hindcast.hindcast(
-        "mexico",
-        out,
-        origins=[dt.date(2011, 1, 1), dt.date(2016, 1, 1)],
-        n_draws=40,
-        particles=20,
-        populations=1,
-        seed=3,
-        fix={"cartel_share": 0.1},
-        progress=said.append,
-    )
+    summary = hindcast.hindcast("mexico", out, progress=said.append, **SMALL)
     return out, summary, said
 
 
@@ -96,24 +92,11 @@ def test_known_and_blind_share_draws_and_differ_by_the_events(small):
 def test_a_finished_hindcast_is_read_back_not_redone(small, tmp_path):
     out, summary, _ = small
     said = []
-    again = hindcast.hindcast(
-        "mexico",
-        out,
-        origins=[dt.date(2011, 1, 1), dt.date(2016, 1, 1)],
-        n_draws=40,
-        particles=20,
-        populations=1,
-        seed=3,
-        fix={"cartel_share": 0.1},
-        progress=said.append,
-    )
+    again = hindcast.hindcast("mexico", out, progress=said.append, **SMALL)
     assert all("read back" in s for s in said)
     assert again["forecasts"] == summary["forecasts"]
     with pytest.raises(hindcast.HindcastError, match="seed changed"):
-        hindcast.hindcast(
-            "mexico", out, origins=[dt.date(2011, 1, 1)], n_draws=40, particles=20,
-            populations=1, seed=4, fix={"cartel_share": 0.1},
-        )  # fmt: skip
+        hindcast.hindcast("mexico", out, **{**SMALL, "seed": 4})
 
 
 def test_baselines():

@@ -136,6 +136,25 @@ def _command(sub, name: str, help: str):
     )
 
 
+def _abc_options(p, populations: str, particles: str) -> None:
+    """The options of a command that runs ABC calibrations (calibrate, hindcast): the sizes
+    (with their own help), where the particles run, fixed parameters and the seed."""
+    p.add_argument("--populations", type=_bounded(1, 100), default=None, help=populations)
+    p.add_argument("--particles", type=_bounded(2, 100_000), default=None, help=particles)
+    p.add_argument(
+        "--workers", type=_workers, default=1, help="local processes (default 1), e.g. --workers 2"
+    )
+    p.add_argument(
+        "--scheduler", default=None, help="a Dask scheduler instead, e.g. tcp://10.0.0.5:8786"
+    )
+    p.add_argument("--data-dir", default=None, help=DATA_DIR_HELP)
+    p.add_argument(
+        "--fix", action="append", default=[],
+        help="NAME=VALUE: hold a free parameter fixed, e.g. --fix cartel_share=0.1",
+    )  # fmt: skip
+    p.add_argument("--seed", type=_seed, default=0, help="seed (default 0), e.g. --seed 1")
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="cartelsim",
@@ -221,26 +240,12 @@ def _parser() -> argparse.ArgumentParser:
 
     p = _command(sub, "calibrate", "ABC-SMC calibration (pyabc); resumes in --out")
     p.add_argument("scenario", help="a built-in name or a TOML file with a [calibration] section")
-    p.add_argument(
-        "--populations", type=_bounded(1, 100), default=None,
-        help="populations wanted in all, counting those already in --out, e.g. --populations 15",
-    )  # fmt: skip
-    p.add_argument(
-        "--particles", type=_bounded(2, 100_000), default=None,
-        help="particles per population (default: the scenario's), e.g. --particles 400",
-    )  # fmt: skip
-    p.add_argument(
-        "--workers", type=_workers, default=1, help="local processes (default 1), e.g. --workers 2"
+    _abc_options(
+        p,
+        populations="populations wanted in all, counting those already in --out, e.g. "
+        "--populations 15",
+        particles="particles per population (default: the scenario's), e.g. --particles 400",
     )
-    p.add_argument(
-        "--scheduler", default=None, help="a Dask scheduler instead, e.g. tcp://10.0.0.5:8786"
-    )
-    p.add_argument("--data-dir", default=None, help=DATA_DIR_HELP)
-    p.add_argument(
-        "--fix", action="append", default=[],
-        help="NAME=VALUE: hold a free parameter fixed, e.g. --fix cartel_share=0.1",
-    )  # fmt: skip
-    p.add_argument("--seed", type=_seed, default=0, help="seed (default 0), e.g. --seed 1")
     p.add_argument(
         "--out", type=Path, required=True,
         help="folder for abc.db, the posterior, summary and report, e.g. --out runs/abc",
@@ -344,26 +349,11 @@ def _parser() -> argparse.ArgumentParser:
         "--draws", type=_bounded(1, 100_000), default=1000,
         help="posterior-predictive draws per origin and variant (default 1000), e.g. --draws 200",
     )  # fmt: skip
-    p.add_argument(
-        "--particles", type=_bounded(2, 100_000), default=None,
-        help="particles of each origin's calibration (default 800), e.g. --particles 100",
-    )  # fmt: skip
-    p.add_argument(
-        "--populations", type=_bounded(1, 100), default=None,
-        help="populations of each origin's calibration (default 4), e.g. --populations 3",
-    )  # fmt: skip
-    p.add_argument(
-        "--workers", type=_workers, default=1, help="local processes (default 1), e.g. --workers 2"
+    _abc_options(
+        p,
+        populations="populations of each origin's calibration (default 4), e.g. --populations 3",
+        particles="particles of each origin's calibration (default 800), e.g. --particles 100",
     )
-    p.add_argument(
-        "--scheduler", default=None, help="a Dask scheduler instead, e.g. tcp://10.0.0.5:8786"
-    )
-    p.add_argument("--data-dir", default=None, help=DATA_DIR_HELP)
-    p.add_argument(
-        "--fix", action="append", default=[],
-        help="NAME=VALUE: hold a free parameter fixed, e.g. --fix cartel_share=0.1",
-    )  # fmt: skip
-    p.add_argument("--seed", type=_seed, default=0, help="seed (default 0), e.g. --seed 1")
     p.add_argument(
         "--out", type=Path, default=None,
         help="output folder (default results/hindcast-NAME); an unfinished hindcast there "

@@ -65,7 +65,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import scoringrules
 
-from cartelsim import integrity, observe, outputs
+from cartelsim import datasets, integrity, observe, outputs
 from cartelsim.analysis import calibrate, draws
 from cartelsim.scenario import Scenario, ScenarioError, load_scenario, validate, with_mode
 
@@ -252,6 +252,11 @@ def cut(scenario: Scenario, end: dt.date, origin: dt.date | None = None) -> Scen
     """The scenario simulated until `end` (its weeks up to the first that starts on or after
     `end`), without what takes effect after its last week; with `origin` (blind), also
     without the events, deployments and policies dated on or after the origin."""
+    return validate(_cut_document(scenario, end, origin), f"{scenario.name}.toml")
+
+
+def _cut_document(scenario: Scenario, end: dt.date, origin: dt.date | None) -> dict:
+    """cut's scenario as a document, before validation."""
     sim = scenario.simulation
     weeks = next(w for w in range(1, sim.weeks + 1) if sim.week_start(w) >= end or w == sim.weeks)
     last = sim.week_start(weeks - 1) + dt.timedelta(days=1)
@@ -260,15 +265,15 @@ def cut(scenario: Scenario, end: dt.date, origin: dt.date | None = None) -> Scen
     document["simulation"]["weeks"] = weeks
     for key in ("events", "deployments", "policies"):
         document[key] = [item for item in document[key] if item["date"] < limit]
-    return validate(document, f"{scenario.name}.toml")
+    return document
 
 
 def calibration_scenario(scenario: Scenario, origin: dt.date, data_dir=None) -> Scenario:
     """The scenario cut at the origin, its calibration fitting only what was observed before:
     yearly targets end with the year before the origin, claims dated after it are dropped,
     and a target with no point before the origin is left out."""
-    document = cut(scenario, origin).model_dump(mode="python", exclude_none=True)
-    kept, facts = [], {r["claim"]: r for r in _claim_rows()}
+    document = _cut_document(scenario, origin, None)
+    kept, facts = [], {r["claim"]: r for r in datasets.fact_rows("mexico_claims.csv")}
     for target in document["calibration"]["targets"]:
         if target["data"].startswith("claim:"):
             row = facts.get(target["data"].removeprefix("claim:"))
@@ -277,25 +282,17 @@ def calibration_scenario(scenario: Scenario, origin: dt.date, data_dir=None) -> 
             continue
         series = observe.load_series(target["data"], data_dir)
         first, last = target.get("first_year"), target.get("last_year")
-        years = [
-            y
-            for y, months in series.months.items()
-            if y < origin.year and (first is None or y >= first) and (last is None or y <= last)
-            and y >= scenario.simulation.start.year
-        ]  # fmt: skip
-        if years:
+        if any(
+            scenario.simulation.start.year <= y < origin.year
+            and (first is None or y >= first) and (last is None or y <= last)
+            for y in series.values
+        ):  # fmt: skip
             target["last_year"] = min(last or origin.year - 1, origin.year - 1)
             kept.append(target)
     if not kept:
         raise HindcastError(f"--origins {origin}: no calibration target has data before it")
     document["calibration"]["targets"] = kept
     return validate(document, f"{scenario.name}.toml")
-
-
-def _claim_rows() -> list[dict]:
-    from cartelsim import datasets
-
-    return datasets.fact_rows("mexico_claims.csv")
 
 
 # --- forecasts and scores --------------------------------------------------------------------

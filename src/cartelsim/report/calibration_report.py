@@ -146,14 +146,8 @@ def write(
     """Write OUT/report.html atomically: `sections` (default SECTIONS) in order."""
     calibration = Calibration(problem, table, pred, summary)
     parts = [section(calibration) for section in (SECTIONS if sections is None else sections)]
-    name = page.esc(summary["scenario"])
-    text = (
-        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-        f"<title>cartelsim calibration: {name}</title>\n"
-        f"<style>{page.STYLE}</style>\n{charts.html_script()}\n</head>\n<body>\n"
-        + "\n".join(part for part in parts if part)
-        + "\n</body>\n</html>\n"
-    )
+    title = f"cartelsim calibration: {summary['scenario']}"
+    text = page.document(title, parts, charts.html_script())
     path = Path(path)
     atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
     return path

@@ -39,14 +39,8 @@ def write(path: Path, summary: dict, series: list) -> Path:
         _origins_section(summary),
         _sources_section(summary),
     ]
-    name = page.esc(summary["scenario"])
-    text = (
-        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-        f"<title>cartelsim hindcast: {name}</title>\n"
-        f"<style>{page.STYLE}</style>\n{charts.html_script()}\n</head>\n<body>\n"
-        + "\n".join(p for p in parts if p)
-        + "\n</body>\n</html>\n"
-    )
+    title = f"cartelsim hindcast: {summary['scenario']}"
+    text = page.document(title, parts, charts.html_script())
     path = Path(path)
     atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
     return path

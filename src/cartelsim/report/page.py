@@ -26,6 +26,17 @@ li { overflow-wrap: anywhere; } .meta td:first-child { font-weight: bold; }
 """
 
 
+def document(title: str, parts: list[str], script: str) -> str:
+    """A whole self-contained page: `title` (escaped here), the style sheet, `script` (the
+    inlined chart bundle, charts.html_script()) and the non-empty `parts` in order."""
+    return (
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        f"<title>{esc(title)}</title>\n<style>{STYLE}</style>\n{script}\n</head>\n<body>\n"
+        + "\n".join(part for part in parts if part)
+        + "\n</body>\n</html>\n"
+    )
+
+
 def table(
     headers: list[str],
     rows: list[list[str]],

@@ -81,13 +81,8 @@ def _page(results: Results, summary: dict) -> str:
         _inputs_section(results),
         _footer(results),
     ]
-    title = page.esc(f"cartelsim report: {results.plan.scenario.name}")
-    return (
-        f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n<title>{title}'
-        f"</title>\n<style>{page.STYLE}</style>\n{charts.html_script()}\n</head>\n<body>\n"
-        + "\n".join(sections)
-        + "\n</body>\n</html>\n"
-    )
+    title = f"cartelsim report: {results.plan.scenario.name}"
+    return page.document(title, sections, charts.html_script())
 
 
 def _chart(chart, key: str) -> str:
