@@ -419,17 +419,36 @@ def posterior_sample(table: pd.DataFrame, n: int, seed: int) -> list[tuple[str, 
 def predictive(problem: Setup, table: pd.DataFrame, seed: int) -> dict:
     """Posterior-predictive ensemble: PREDICTIVE_DRAWS model-averaged draws, one ensemble per
     model, joined run-wise. Returns the trajectories and the weekly variables."""
-    trajs, weeklies, labels = [], [], []
-    for model, form, values in posterior_sample_models(table, PREDICTIVE_DRAWS, seed):
+    sample = posterior_sample_models(table, PREDICTIVE_DRAWS, seed)
+    ensembles = model_ensembles(
+        problem.scenario, sample, problem.fixed, problem.data_dir, lambda _: seed
+    )
+    traj = Trajectories.join([e[2] for e in ensembles])
+    weekly = {k: np.concatenate([e[3][k] for e in ensembles], axis=1) for k in ensembles[0][3]}
+    labels = [model for model, _, t, _ in ensembles for _ in range(t.members.shape[-1])]
+    return {"traj": traj, "weekly": weekly, "models": np.array(labels), "plan": ensembles[-1][1]}
+
+
+def model_ensembles(
+    scenario: Scenario,
+    sample: list[tuple],
+    fixed: dict[str, float],
+    data_dir,
+    batch_seed: Callable[[int], int],
+    record: str = "groups",
+) -> list[tuple]:
+    """Simulate a posterior sample (posterior_sample_models), one ensemble per model, each
+    run with the values fixed for every model added: [(model, plan, traj, weekly)].
+    `batch_seed(k)` seeds model k's ensemble; `record` as draws.simulate_draws."""
+    out = []
+    for k, (model, form, values) in enumerate(sample):
         n = len(next(iter(values.values())))
-        values.update({k: np.full(n, v) for k, v in problem.fixed.items()})
-        plan, traj = draws.simulate_draws(problem.scenario, values, seed, problem.data_dir, form)
-        trajs.append(traj)
-        weeklies.append(draws.observables(plan, traj, values))
-        labels += [model] * n
-    traj = Trajectories.join(trajs)
-    weekly = {k: np.concatenate([w[k] for w in weeklies], axis=1) for k in weeklies[0]}
-    return {"traj": traj, "weekly": weekly, "models": np.array(labels), "plan": plan}
+        values = {**values, **{name: np.full(n, v) for name, v in fixed.items()}}
+        plan, traj = draws.simulate_draws(
+            scenario, values, batch_seed(k), data_dir, form, record=record
+        )
+        out.append((model, plan, traj, draws.observables(plan, traj, values)))
+    return out
 
 
 def quantiles(x: np.ndarray, weights: np.ndarray | None = None) -> dict[str, float]:

@@ -66,7 +66,7 @@ import pyarrow.parquet as pq
 import scoringrules
 
 from cartelsim import datasets, integrity, observe, outputs
-from cartelsim.analysis import calibrate, draws
+from cartelsim.analysis import calibrate
 from cartelsim.scenario import Scenario, ScenarioError, load_scenario, validate, with_mode
 
 DEFAULT_ORIGINS = ("2009-01-01", "2011-01-01", "2013-01-01", "2016-01-01", "2019-01-01")
@@ -397,17 +397,11 @@ def forecast_origin(
     frames, simulated = [], {}
     for variant in variants:
         case = with_mode(cut(scenario, end, origin if variant == "blind" else None), "stochastic")
-        runs, plans = [], []
-        for k, (_, form, values) in enumerate(sample):
-            n = len(next(iter(values.values())))
-            values = {**values, **{name: np.full(n, v) for name, v in fixed.items()}}
-            plan, traj = draws.simulate_draws(
-                case, values, seed + 7919 * k, data_dir, form, record="national"
-            )
-            runs.append(draws.observables(plan, traj, values))
-            plans.append(plan)
-        weekly = {v: np.concatenate([w[v] for w in runs], axis=1) for v in runs[0]}
-        simulated[variant] = (plans[0], weekly)
+        ensembles = calibrate.model_ensembles(
+            case, sample, fixed, data_dir, lambda k: seed + 7919 * k, record="national"
+        )
+        weekly = {v: np.concatenate([e[3][v] for e in ensembles], axis=1) for v in ensembles[0][3]}
+        simulated[variant] = (ensembles[0][1], weekly)
     rows = []
     for s in series:
         generator = stream(seed, "observation_noise", origin.isoformat(), s.name)
