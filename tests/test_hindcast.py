@@ -167,7 +167,7 @@ def test_report_and_json(small):
     assert text == ""  # the analysis writes no report itself: the CLI passes the writer
     from cartelsim.report import hindcast_report
 
-    path = hindcast_report.write(out / "r.html", summary, [])
+    path = hindcast_report.write(out / "r.html", summary)
     page = path.read_text()
     assert "Skill against the baselines" in page and "predicted, not fitted" in page
     assert page.count("vegaEmbed(") >= 4

@@ -582,7 +582,9 @@ def hindcast(
     Finished origins (OUT/origins/DATE/forecast.json with its draws, checksums matching)
     are read back, not redone; an unfinished origin's calibration continues its pyabc
     history. The stamp in OUT/origins/DATE/forecast.json says what it was made for, so a
-    changed scenario, option or seed is refused rather than mixed in."""
+    changed scenario, option or seed is refused rather than mixed in. `write_report(path,
+    summary)` writes OUT/report.html (the CLI passes report.hindcast_report.write: analyses
+    never import the reports)."""
     out = Path(out)
     if not isinstance(scenario, Scenario):
         scenario = load_scenario(scenario)
@@ -661,7 +663,7 @@ def hindcast(
         text = json.dumps(summary, indent=1)
         (staging / "hindcast.json").write_text(text, encoding="utf-8")
         if write_report is not None:
-            write_report(staging / "report.html", summary, series)
+            write_report(staging / "report.html", summary)
     return summary
 
 

@@ -29,7 +29,7 @@ COLORS = {
 KINDS = {"model": "as simulated", "anchored": "anchored to the jump-off year"}
 
 
-def write(path: Path, summary: dict, series: list) -> Path:
+def write(path: Path, summary: dict) -> Path:
     """Write report.html atomically."""
     parts = [
         _overview(summary),
