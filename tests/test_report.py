@@ -338,6 +338,45 @@ def test_compare_and_sobol_pngs_come_from_the_specs(tmp_path):
     _compiles(charts.spec(charts.sobol_chart(sobol, table)))
 
 
+def test_compare_chart_shows_each_form_beside_the_average():
+    """With competing forms the chart has a row per form under its policy's averaged row
+    (labelled with its share of the draws), a form without draws is left out rather than
+    drawn as an empty interval, and the first-year killings get their own panel."""
+    from cartelsim.report import charts
+
+    def q(m):
+        return {"median": m, "q05": m - 2.0, "q95": m + 2.0}
+
+    empty = {"median": float("nan"), "q05": float("nan"), "q95": float("nan")}
+    keys = ("members_total", "deaths_per_week", "killings_first_year")
+    result = {
+        "horizon": "2012-12-01",
+        "model_share_of_draws": {"suppression": 0.75, "disruption": 0.25, "unused": 0.0},
+        "policies": {
+            "troop-surge": {
+                "change_vs_base_pct": {k: q(5.0) for k in keys},
+                "change_vs_base_pct_by_model": {
+                    "suppression": {k: q(1.0) for k in keys},
+                    "disruption": {k: q(20.0) for k in keys},
+                    "unused": {k: empty for k in keys},
+                },
+            }
+        },
+    }
+    spec = charts.compare_chart(result)
+    panels = spec["vconcat"]
+    assert [p["title"] for p in panels][2] == "Change in killings in the policy's first year"
+    names = [r["name"] for r in panels[2]["data"]["values"]]
+    assert names == [
+        "troop-surge (averaged)",
+        "troop-surge: under suppression (75% of draws)",
+        "troop-surge: under disruption (25% of draws)",
+    ]
+    medians = [r["median"] for r in panels[2]["data"]["values"]]
+    assert medians == [5.0, 1.0, 20.0]
+    _compiles(charts.spec(spec))
+
+
 def test_tile_map_compiles():
     from cartelsim.report import charts
 

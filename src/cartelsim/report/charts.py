@@ -847,17 +847,49 @@ def interval_chart(
 
 
 def compare_chart(result: dict) -> dict:
-    """Each policy's change against the base: median and interval, members and deaths."""
+    """Each policy's change against the base: median and interval, one panel per outcome
+    (members, deaths per week, and the killings of the policy's first year where the
+    comparison has them). With competing forms, each form's row follows its policy's
+    averaged one ("policy: under FORM", its share of the draws or weight in the label), so
+    the chart says what the text table says: the answer under each form and averaged."""
     span = f"90 % interval: {result['interval']}" if "interval" in result else "90 % interval"
+    outcomes = [("members_total", "members"), ("deaths_per_week", "deaths per week")]
+    first = next(iter(result["policies"].values()), {}).get("change_vs_base_pct", {})
+    if "killings_first_year" in first:
+        outcomes.append(("killings_first_year", "killings in the policy's first year"))
     panels = []
-    for key, what in (("members_total", "members"), ("deaths_per_week", "deaths per week")):
+    for key, what in outcomes:
         rows = []
         for name, policy in result["policies"].items():
             q = policy["change_vs_base_pct"][key]
-            rows.append({"name": name, "median": q["median"], "low": q["q05"], "high": q["q95"]})
-        title = f"Change in {what} at {result['horizon']}"
-        panels.append(interval_chart(rows, title, "% against the base", span))
-    return {"hconcat": panels}
+            averaged = " (averaged)" if "change_vs_base_pct_by_model" in policy else ""
+            rows.append(_interval_row(f"{name}{averaged}", q))
+            for model, change in policy.get("change_vs_base_pct_by_model", {}).items():
+                if _finite(change[key]):  # a form with no draws has no interval
+                    label = f"{name}: under {model}{_form_note(result, model)}"
+                    rows.append(_interval_row(label, change[key]))
+        at = "" if key == "killings_first_year" else f" at {result['horizon']}"
+        panels.append(interval_chart(rows, f"Change in {what}{at}", "% against the base", span))
+    return {"vconcat": panels} if len(panels) > 2 else {"hconcat": panels}
+
+
+def _finite(q: dict) -> bool:
+    return all(
+        isinstance(q.get(k), int | float) and np.isfinite(q[k]) for k in ("median", "q05", "q95")
+    )
+
+
+def _interval_row(name: str, q: dict) -> dict:
+    return {"name": name, "median": q.get("median"), "low": q.get("q05"), "high": q.get("q95")}
+
+
+def _form_note(result: dict, model: str) -> str:
+    """' (12 % of draws)' or ' (weight 0.50)' for a form's row, '' when neither is known."""
+    share = result.get("model_share_of_draws", {}).get(model)
+    weight = result.get("model_weights", {}).get(model)
+    if share is not None:
+        return f" ({share:.0%} of draws)"
+    return f" (weight {weight:.2f})" if weight is not None else ""
 
 
 def sobol_chart(result: dict, table: pd.DataFrame) -> dict:
