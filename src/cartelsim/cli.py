@@ -104,7 +104,8 @@ EXAMPLES = {
   cartelsim compare mexico-2006-2012 --policy truce:SIN+GOL --start 2009-01-01
   cartelsim compare mexico-2006-2012 --engine agents --scale 0.25 --policy troop-surge \
       --start 2009-01-01 --runs 8      each militarization form, and form-averaged""",
-    "sensitivity": "  cartelsim sensitivity pc2023 --samples 512 --seed 1",
+    "sensitivity": """  cartelsim sensitivity pc2023 --samples 512 --seed 1
+  cartelsim sensitivity mexico-2006-2012 --engine agents --trajectories 6 --scale 0.05""",
     "hindcast": """  cartelsim hindcast mexico --workers 2             five origins, both variants
   cartelsim hindcast mexico --origins 2011-01-01,2016-01-01 --draws 200 --particles 60""",
     "serve": """  cartelsim serve                                     http://127.0.0.1:8765/
@@ -308,18 +309,59 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="replace a result in --out")
     p.set_defaults(command=_compare)
 
-    p = _command(sub, "sensitivity", "Sobol indices over the calibration priors (SALib)")
-    p.add_argument("scenario", help="a built-in name or a TOML file with a [calibration] section")
+    p = _command(
+        sub, "sensitivity",
+        "Sobol indices over the calibration priors, or Morris screening of the agent "
+        "engine's assumptions (SALib)",
+    )  # fmt: skip
     p.add_argument(
-        "--samples", type=_samples, default=256,
-        help="base samples, a power of 2 (default 256; 64 or more for usable intervals), "
-        "e.g. --samples 512",
+        "scenario",
+        help="a built-in name or a TOML file (with a [calibration] section for the aggregate "
+        "engine)",
+    )
+    p.add_argument(
+        "--engine", choices=["aggregate", "agents"], default="aggregate",
+        help="aggregate (Sobol over the calibration priors; default) or agents (Morris "
+        "elementary effects of the agent parameters marked as assumptions), e.g. --engine agents",
+    )  # fmt: skip
+    p.add_argument(
+        "--samples", type=_samples, default=None,
+        help="aggregate: base samples, a power of 2 (default 256; 64 or more for usable "
+        "intervals), e.g. --samples 512",
+    )  # fmt: skip
+    p.add_argument(
+        "--trajectories", type=_whole, default=None,
+        help="agents: Morris trajectories r, each parameters + 1 runs (default 10), "
+        "e.g. --trajectories 4",
+    )  # fmt: skip
+    p.add_argument(
+        "--levels", type=_whole, default=None,
+        help="agents: Morris grid levels, even (default 4), e.g. --levels 6",
+    )  # fmt: skip
+    p.add_argument(
+        "--factor", type=_number, default=None,
+        help="agents: each parameter from value / F to value x F, log scale; probabilities "
+        "clipped at 1 (default 2), e.g. --factor 3",
+    )  # fmt: skip
+    p.add_argument(
+        "--scale", type=_number, default=None,
+        help="agents: agents per real person (default 0.05), e.g. --scale 0.1",
+    )  # fmt: skip
+    p.add_argument(
+        "--years", type=_whole, default=None,
+        help="agents: simulate only the scenario's first N years (default: all), e.g. --years 2",
+    )  # fmt: skip
+    p.add_argument(
+        "--parameters", default=None,
+        help="agents: vary only these assumed parameters, comma-separated (default: all), "
+        "e.g. --parameters raid_rate,leader_capture",
     )  # fmt: skip
     p.add_argument("--seed", type=_seed, default=0, help="seed (default 0), e.g. --seed 1")
     p.add_argument("--data-dir", default=None, help=DATA_DIR_HELP)
     p.add_argument(
         "--out", type=Path, default=None,
-        help="output folder (default results/sobol-NAME), e.g. --out runs/sobol",
+        help="output folder (default results/sobol-NAME, with --engine agents "
+        "results/morris-NAME), e.g. --out runs/sobol",
     )  # fmt: skip
     p.add_argument("--json", action="store_true", help="print the indices JSON on stdout")
     p.add_argument("--force", action="store_true", help="replace a result in --out")
@@ -454,6 +496,17 @@ def _scale(text: str) -> float:
         raise argparse.ArgumentTypeError(f"must be a number (got {_typed(text)})") from None
     if not (math.isfinite(value) and 0 < value <= 1):
         raise argparse.ArgumentTypeError(f"must be in (0, 1] (got {value})")
+    return value
+
+
+def _number(text: str) -> float:
+    """A finite number as typed; its range is checked by the command (one line naming it)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number (got {_typed(text)})") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be finite (got {_typed(text)})")
     return value
 
 
@@ -804,12 +857,22 @@ def _compare_aggregate(compare, base, args, runs, seed, start) -> dict:
     )
 
 
+#: sensitivity's options that only one engine takes.
+AGENT_SENSITIVITY_OPTIONS = ("trajectories", "levels", "factor", "scale", "years", "parameters")
+
+
 def _sensitivity(args) -> int:
+    if args.engine == "agents":
+        return _agent_sensitivity(args)
     from cartelsim import budget
     from cartelsim.analysis import sensitivity
     from cartelsim.report import figures
     from cartelsim.scenario import load_scenario, start_from_chain
 
+    for name in AGENT_SENSITIVITY_OPTIONS:
+        if getattr(args, name) is not None:
+            raise ValueError(f"--{name}: only with --engine agents")
+    args.samples = args.samples if args.samples is not None else 256
     scenario = load_scenario(args.scenario)
     out = args.out if args.out is not None else outputs.default_folder(scenario.name, "sobol-")
     stale = outputs.check_folder(out, "sensitivity", force=args.force)  # before the work
@@ -834,6 +897,60 @@ def _sensitivity(args) -> int:
         print(table.round(3).to_string(index=False))
     print(f"figure: {(out / 'sobol.png').resolve()}", file=sys.stderr)
     return 0
+
+
+def _agent_sensitivity(args) -> int:
+    """`sensitivity --engine agents`: Morris screening (analysis/agent_sensitivity.py)."""
+    from cartelsim.analysis import agent_sensitivity as morris
+    from cartelsim.scenario import load_scenario
+
+    if args.samples is not None:
+        raise ValueError("--samples: only with --engine aggregate (agents: --trajectories)")
+    scenario = load_scenario(args.scenario)
+    names = None
+    if args.parameters is not None:
+        names = [n.strip() for n in args.parameters.split(",")]
+    options = {
+        "trajectories": _or(args.trajectories, morris.TRAJECTORIES),
+        "levels": _or(args.levels, morris.LEVELS),
+        "factor": _or(args.factor, morris.FACTOR),
+        "scale": _or(args.scale, morris.SCALE),
+        "years": args.years,
+        "parameters": names,
+    }
+    ranges = morris.check_options(scenario, **options)  # before the folder and the work
+    out = args.out if args.out is not None else outputs.default_folder(scenario.name, "morris-")
+    stale = outputs.check_folder(out, "sensitivity", force=args.force)
+    own = [n for n in MORRIS_FILES if (Path(out) / n).exists()]
+    if own and not args.force:
+        raise outputs.ResultExistsError(
+            f"{Path(out) / own[0]}: Morris indices are already there; use --force to replace "
+            "them, or another --out"
+        )
+    runs = options["trajectories"] * (len(ranges) + 1)
+    with tqdm(total=runs, desc=scenario.name, unit="run", delay=1.0, file=sys.stderr) as bar:
+        result = morris.agent_sensitivity(
+            scenario, seed=args.seed, data_dir=args.data_dir, progress=bar.update, **options
+        )
+    table = morris.frame(result)
+    with outputs.publish(out, stale + own) as staging:
+        table.to_csv(staging / "morris.csv", index=False)
+        morris.samples_frame(result).to_csv(staging / "morris_runs.csv", index=False)
+        (staging / "sensitivity.json").write_text(json.dumps(result, indent=2), encoding="utf-8")
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        print(morris.ranking_text(result))
+    print(f"indices: {(Path(out) / 'morris.csv').resolve()}", file=sys.stderr)
+    return 0
+
+
+#: The files `sensitivity --engine agents` writes.
+MORRIS_FILES = ("sensitivity.json", "morris.csv", "morris_runs.csv")
+
+
+def _or(value, default):
+    return default if value is None else value
 
 
 def _serve(args) -> int:
