@@ -147,8 +147,9 @@ def test_mean_of_20_runs_follows_the_aggregate_engine_within_5_percent(tmp_path)
     strict=True,
     reason="the agent parameters were fitted (agent_fit.py) to the old mexico-2006-2012: share "
     "0.2 and killings = member deaths / share. Under issue 11's counting and the recalibrated "
-    "world, scale 0.1, 4 runs gave 2007 +57 %, 2008 +19 %, 2009 -12 %, 2010 -34 % (2026-12-01). "
-    "Re-fit under issue 13, then remove this mark.",
+    "world (pacts of 2008-2010 as the end of a rivalry), scale 0.1, 4 runs gave the database "
+    "2007 +52 %, 2008 +12 %, 2009 -14 %, 2010 -44 % (2026-12-01). Re-fit under issue 13, then "
+    "remove this mark.",
 )
 def test_mexico_national_killings_follow_the_government_database_2007_2010():
     """Regression guard for the fitted agent parameters (agents/fit.py, settings.py): at 1:1
@@ -156,7 +157,11 @@ def test_mexico_national_killings_follow_the_government_database_2007_2010():
     section 8). At a tenth of the agents and 4 runs the worst year measured +28 % (2009);
     the defaults before the fit gave +47 % there, which this bound of 35 % rejects."""
     rows = killings_comparison(load_scenario("mexico-2006-2012"), runs=4, seed=0, scale=0.1)
-    errors = {r["year"]: r["relative_error"] for r in rows if 2007 <= r["year"] <= 2010}
+    errors = {
+        r["year"]: r["relative_error"]
+        for r in rows
+        if r["series"] == "oc_killings" and 2007 <= r["year"] <= 2010
+    }
     assert sorted(errors) == [2007, 2008, 2009, 2010]
     assert all(abs(e) < 0.35 for e in errors.values()), errors
 

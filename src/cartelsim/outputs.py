@@ -52,7 +52,15 @@ FILES = {
     "run": ("results.parquet", "results.nc", "summary.json", "report.html", "parts"),
     "calibrate": ("abc.db", "calibration.json", "posterior.parquet", "summary.json", "report.html"),
     "compare": ("compare.json", "compare.txt", "compare.png"),
-    "sensitivity": ("sobol.csv", "sobol.json", "sobol.png"),
+    # Sobol indices (the aggregate engine) or Morris indices (--engine agents)
+    "sensitivity": (
+        "sobol.csv",
+        "sobol.json",
+        "sobol.png",
+        "morris.csv",
+        "morris_runs.csv",
+        "sensitivity.json",
+    ),
     "hindcast": ("hindcast.json", "hindcast.parquet", "origins", "report.html"),
 }
 #: What each command's result is called in messages.
@@ -60,7 +68,7 @@ WHAT = {
     "run": "a run's result",
     "calibrate": "a calibration",
     "compare": "a comparison",
-    "sensitivity": "Sobol indices",
+    "sensitivity": "sensitivity indices",
     "hindcast": "a hindcast",
 }
 _CALIBRATION_OWN = ("abc.db", "calibration.json", "posterior.parquet")

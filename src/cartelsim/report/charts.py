@@ -808,7 +808,7 @@ def interval_chart(
         for r in ({k: (_num(v) if k != "name" else v) for k, v in r.items()} for r in rows)
     ]
     y = {"field": "name", "type": "nominal", "title": None, "sort": names,
-         "axis": {"labelLimit": 260}}  # fmt: skip
+         "axis": {"labelLimit": 460}}  # fmt: skip
     tips = [
         {"field": "name", "type": "nominal", "title": "policy"},
         {"field": "median", "type": "quantitative", "title": f"median ({unit})", "format": "+.1f"},
