@@ -152,9 +152,7 @@ def _simulate(ctx: AgentContext, seed: int, first: int, stop: int, progress=None
         if progress is not None:
             progress(1)
     plan = ctx.plan
-    used = max(
-        [plan.n_groups] + [int(np.flatnonzero(w.active_group).max()) + 1 for _, w in outputs]
-    )
+    used = max([plan.n_groups] + [_slots_used(rec, w) for rec, w in outputs])
     traj = Trajectories(
         np.stack([rec.members[:, :used] for rec, _ in outputs], axis=-1),
         np.stack([rec.flows for rec, _ in outputs], axis=-1),
@@ -179,9 +177,20 @@ def _simulate(ctx: AgentContext, seed: int, first: int, stop: int, progress=None
         "officials_start": int(round(state.count_of(tuple(OFFICIAL_LEVEL_SHARES)) / s)),
     }
     # Splinter slots are named when a group splits, run by run; the table uses the names of
-    # the part's first run (so of run 0 for the ensemble), as one name per slot.
-    names = {"shorts": list(world.shorts[:used]), "names": list(world.names[:used])}
+    # the part's first run (so of run 0 for the ensemble), as one name per slot. Every slot's
+    # name is kept, not only those of the slots this part's runs end with: a splinter of run
+    # 0 that dissolved before the end is still named in a table that other runs extend to
+    # it, however the runs are cut into parts.
+    names = {"shorts": list(world.shorts), "names": list(world.names)}
     return Part(traj, arrays, {"start": start, **names})
+
+
+def _slots_used(rec, world) -> int:
+    """Group slots a run used: up to the last one active at the end or with members at any
+    time. A splinter that dissolved before the end still had members, so a table cut at
+    the groups active at the end would drop them (and differ with how runs are chunked)."""
+    ever = np.flatnonzero(rec.members.any(axis=0) | world.active_group)
+    return int(ever.max()) + 1 if ever.size else 0
 
 
 def _results(ctx: AgentContext, parts: list[Part], seed: int, data_dir: str | None) -> Results:
