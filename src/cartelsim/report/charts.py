@@ -884,7 +884,7 @@ def _interval_row(name: str, q: dict) -> dict:
 
 
 def _form_note(result: dict, model: str) -> str:
-    """' (12 % of draws)' or ' (weight 0.50)' for a form's row, '' when neither is known."""
+    """' (12% of draws)' or ' (weight 0.50)' for a form's row, '' when neither is known."""
     share = result.get("model_share_of_draws", {}).get(model)
     weight = result.get("model_weights", {}).get(model)
     if share is not None:
