@@ -920,20 +920,14 @@ def _agent_sensitivity(args) -> int:
     }
     ranges = morris.check_options(scenario, **options)  # before the folder and the work
     out = args.out if args.out is not None else outputs.default_folder(scenario.name, "morris-")
-    stale = outputs.check_folder(out, "sensitivity", force=args.force)
-    own = [n for n in MORRIS_FILES if (Path(out) / n).exists()]
-    if own and not args.force:
-        raise outputs.ResultExistsError(
-            f"{Path(out) / own[0]}: Morris indices are already there; use --force to replace "
-            "them, or another --out"
-        )
+    stale = outputs.check_folder(out, "sensitivity", force=args.force)  # Sobol's or Morris's
     runs = options["trajectories"] * (len(ranges) + 1)
     with tqdm(total=runs, desc=scenario.name, unit="run", delay=1.0, file=sys.stderr) as bar:
         result = morris.agent_sensitivity(
             scenario, seed=args.seed, data_dir=args.data_dir, progress=bar.update, **options
         )
     table = morris.frame(result)
-    with outputs.publish(out, stale + own) as staging:
+    with outputs.publish(out, stale) as staging:
         table.to_csv(staging / "morris.csv", index=False)
         morris.samples_frame(result).to_csv(staging / "morris_runs.csv", index=False)
         (staging / "sensitivity.json").write_text(json.dumps(result, indent=2), encoding="utf-8")
@@ -943,10 +937,6 @@ def _agent_sensitivity(args) -> int:
         print(morris.ranking_text(result))
     print(f"indices: {(Path(out) / 'morris.csv').resolve()}", file=sys.stderr)
     return 0
-
-
-#: The files `sensitivity --engine agents` writes.
-MORRIS_FILES = ("sensitivity.json", "morris.csv", "morris_runs.csv")
 
 
 def _or(value, default):
