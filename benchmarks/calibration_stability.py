@@ -4,10 +4,14 @@
         [--particles N] [--populations K] [--workers W] [--out DIR] [--json]
 
 Issue "One Mexico", item 6: two calibrations of a scenario that differ only in the seed must
-give posterior-predictive medians of the members at every date the summary reports
+give posterior medians of the members at every date the summary reports
 (analysis.calibrate.REPORT_DATES) within 10 % of each other, and 90 % intervals that
 overlap by at least 80 % (overlap: the length of the intersection over the length of the
 longer interval, so two intervals of which one holds the other but is twice as long fail).
+
+The medians and intervals are the summary's `derived` quantities: weighted over every
+particle of the final population, each run once (calibrate.particle_runs), so the comparison
+measures the two SMC runs, not the noise of a finite resample of each.
 
 The share s and the members move together (DESIGN 3.1's invariance), so with s free the
 members are only as stable as the posterior of s. `--shares` repeats the test with s fixed

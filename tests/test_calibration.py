@@ -89,6 +89,26 @@ def test_calibration_recovers_the_parameters_that_made_the_data(calibrated):
     assert "Posterior predictive check" in page and page.count("vegaEmbed('#chart-") >= 2
 
 
+def test_derived_members_are_the_posteriors_weighted_quantiles(calibrated, tmp_path):
+    """The summary's members at the end are quantiles over every particle of the final
+    population run once, weighted, not over a resample: the same for any summary seed (this
+    scenario is deterministic), while the resampled predictive check may move with it."""
+    scenario, out, _ = calibrated
+    problem = calibrate.setup(scenario)
+    history = pyabc.History(f"sqlite:///{out / 'abc.db'}")
+    table = calibrate.posterior_table(problem, history)
+    every = calibrate.particle_runs(problem, table, seed=0)
+    members = every["traj"].members[-1].sum(axis=0)
+    assert members.shape == (len(table),) and np.isclose(every["weights"].sum(), 1.0)
+    exact = pyabc.weighted_statistics.weighted_median(members, every["weights"])
+    summaries = [
+        calibrate.summarize(problem, history, tmp_path / f"s{seed}", seed) for seed in (1, 2)
+    ]
+    for summary in summaries:
+        assert summary["derived"]["members_total_end"]["median"] == pytest.approx(exact)
+    assert summaries[0]["derived"] == summaries[1]["derived"]
+
+
 def test_a_second_invocation_continues_the_history(calibrated):
     scenario, out, first = calibrated
     history = pyabc.History(f"sqlite:///{out / 'abc.db'}")

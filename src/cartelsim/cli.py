@@ -96,7 +96,8 @@ EXAMPLES = {
   cartelsim run --from results/pc2023/summary.json --out results/again   rerun a result""",
     "fit": "  cartelsim fit mexico-2006-2012 --param conflict_lethality --param state_kill_rate",
     "calibrate": """  cartelsim calibrate pc2023 --out runs/abc --workers 2
-  cartelsim calibrate pc2023 --out runs/abc-s10 --fix cartel_share=0.1 --seed 1""",
+  cartelsim calibrate pc2023 --out runs/abc-s10 --fix cartel_share=0.1 --seed 1
+  cartelsim calibrate mexico-2006-2012 --engine agents --scale 0.05 --out runs/abc-agents""",
     "compare": """  cartelsim compare pc2023-status-quo --policy halve-recruitment
   cartelsim compare pc2023-status-quo --policy intel-sharing --mode stochastic --runs 200
   cartelsim compare pc2023-status-quo --policy troop-surge --mode stochastic --seeds 1,5,9
@@ -250,6 +251,25 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--out", type=Path, required=True,
         help="folder for abc.db, the posterior, summary and report, e.g. --out runs/abc",
+    )  # fmt: skip
+    p.add_argument(
+        "--engine", choices=["aggregate", "agents"], default="aggregate",
+        help="aggregate (default: the scenario's priors) or agents (the agent engine's "
+        "assumptions, each particle an agent run at --scale), e.g. --engine agents",
+    )  # fmt: skip
+    p.add_argument(
+        "--scale", type=_number, default=None,
+        help="with --engine agents: agents per real person (default 0.05), e.g. --scale 0.1",
+    )  # fmt: skip
+    p.add_argument(
+        "--factor", type=_number, default=None,
+        help="with --engine agents: each prior log-uniform from value / F to value x F, "
+        "probabilities clipped at 1 (default 2), e.g. --factor 3",
+    )  # fmt: skip
+    p.add_argument(
+        "--parameters", default=None,
+        help="with --engine agents: the assumed parameters calibrated, comma-separated "
+        "(default: the Morris screening's top five), e.g. --parameters raid_rate,leader_capture",
     )  # fmt: skip
     p.add_argument("--json", action="store_true", help="print the summary JSON on stdout")
     p.add_argument("--force", action="store_true", help="replace another command's result")
@@ -689,9 +709,14 @@ def _fit(args) -> int:
 
 
 def _calibrate(args) -> int:
+    if args.engine == "agents":
+        return _agent_calibrate(args)
     from cartelsim.analysis.calibrate import calibrate
     from cartelsim.report import calibration_report
 
+    for name in ("scale", "factor", "parameters"):
+        if getattr(args, name) is not None:
+            raise ValueError(f"--{name}: only with --engine agents")
     fix = _fixed(args)
     summary = calibrate(
         args.scenario,
@@ -713,6 +738,48 @@ def _calibrate(args) -> int:
         print(f"{summary['scenario']}: {summary['populations']} populations")
         for name, q in summary["posterior"].items():
             print(f"  {name}: {q['median']:.4g} (90 %: {q['q05']:.4g} - {q['q95']:.4g})")
+    print(f"report: {(args.out / 'report.html').resolve()}", file=sys.stderr)
+    return 0
+
+
+def _agent_calibrate(args) -> int:
+    """`calibrate --engine agents`: ABC over agent assumptions (analysis/agent_calibrate.py)."""
+    from cartelsim.analysis import agent_calibrate as abc
+    from cartelsim.report import agent_calibration_report
+
+    if args.fix:
+        raise ValueError("--fix: only with --engine aggregate (agents: --parameters)")
+    if args.scheduler is not None:
+        raise ValueError("--scheduler: only with --engine aggregate")
+    names = None
+    if args.parameters is not None:
+        names = [n.strip() for n in args.parameters.split(",")]
+    summary = abc.calibrate_agents(
+        args.scenario,
+        args.out,
+        populations=args.populations,
+        particles=args.particles,
+        scale=_or(args.scale, abc.SCALE),
+        factor=_or(args.factor, abc.FACTOR),
+        parameters=names,
+        workers=args.workers,
+        data_dir=args.data_dir,
+        seed=args.seed,
+        force=args.force,
+        progress=lambda text: print(f"cartelsim: {text}", file=sys.stderr),
+        write_report=agent_calibration_report.write,
+    )
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    else:
+        print(
+            f"{summary['scenario']} (agents, scale {summary['scale']:g}): "
+            f"{summary['populations']} populations, {summary['simulations']:,} agent runs"
+        )
+        for name, q in summary["posterior"].items():
+            print(f"  {name}: {q['median']:.4g} (90 %: {q['q05']:.4g} - {q['q95']:.4g})")
+        print(f"  target points inside the 90 % band: {summary['inside_90']} of "
+              f"{len(summary['predictive_check'])}")  # fmt: skip
     print(f"report: {(args.out / 'report.html').resolve()}", file=sys.stderr)
     return 0
 

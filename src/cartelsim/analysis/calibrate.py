@@ -237,7 +237,7 @@ def calibrate(
         raise outputs.OutputError(f"--out {out}: cannot be created ({reason})") from None
     db = out / "abc.db"
     stamp = _stamp(problem, particles)
-    resuming = _check_history(db, out / "calibration.json", stamp)
+    resuming = check_history(db, out / "calibration.json", stamp)
     np.random.seed(seed)  # pyabc draws from numpy's global generator
     logging.getLogger("ABC").setLevel(logging.INFO)
     try:
@@ -250,7 +250,7 @@ def calibrate(
                 pyabc.transition.MultivariateNormalTransition(scaling=cal.kernel_scaling)
                 for _ in problem.forms
             ],
-            sampler=_sampler(workers, client),
+            sampler=sampler(workers, client),
         )
         if resuming:
             history = abc.load(f"sqlite:///{db}", 1)
@@ -280,7 +280,8 @@ def _dask_client(scheduler: str | None):
     return ensemble.connect(scheduler, timeout=30)
 
 
-def _sampler(workers: int, client) -> pyabc.sampler.Sampler:
+def sampler(workers: int, client) -> pyabc.sampler.Sampler:
+    """pyabc's sampler: on a Dask cluster (`client`), in `workers` local processes, or here."""
     if client is not None:
         return pyabc.sampler.DaskDistributedSampler(dask_client=client)
     if workers > 1:
@@ -300,7 +301,7 @@ def _stamp(problem: Setup, particles: int) -> dict:
     }
 
 
-def _check_history(db: Path, stamp_file: Path, stamp: dict) -> bool:
+def check_history(db: Path, stamp_file: Path, stamp: dict) -> bool:
     """Whether OUT holds a history to continue; refuse a damaged or foreign one."""
     if not os.path.lexists(db):
         return False
@@ -429,6 +430,38 @@ def predictive(problem: Setup, table: pd.DataFrame, seed: int) -> dict:
     return {"traj": traj, "weekly": weekly, "models": np.array(labels), "plan": ensembles[-1][1]}
 
 
+def particle_runs(problem: Setup, table: pd.DataFrame, seed: int) -> dict:
+    """Every particle of the final population run once (national totals only: members and
+    flows), each with its weight in the model-averaged posterior (its weight within its
+    model times the model's probability). Quantiles weighted over these runs are the
+    posterior's own: a resample of PREDICTIVE_DRAWS draws (predictive) adds its multinomial
+    noise, which moved the median members at a date by up to 5 % between two resamplings of
+    one posterior (`mexico`, 2026-12-01), half the stability criterion's 10 %. Returns
+    predictive's keys and `weights` (summing to 1)."""
+    key = _model_key(table)
+    names = [c for c in table.columns if c not in meta_columns(table)]
+    sample, weights = [], []
+    for model, rows in table.groupby(key, sort=False):
+        values = {c: rows[c].to_numpy() for c in names if rows[c].notna().all()}
+        sample.append((str(model), str(rows.incapacitation_form.iloc[0]), values))
+        within = rows.weight.to_numpy() / rows.weight.sum()
+        weights.append(within * float(rows.model_probability.iloc[0]))
+    ensembles = model_ensembles(
+        problem.scenario, sample, problem.fixed, problem.data_dir, lambda _: seed, "national"
+    )
+    traj = Trajectories.join([e[2] for e in ensembles])
+    weekly = {k: np.concatenate([e[3][k] for e in ensembles], axis=1) for k in ensembles[0][3]}
+    labels = [model for model, _, t, _ in ensembles for _ in range(t.members.shape[-1])]
+    w = np.concatenate(weights)
+    return {
+        "traj": traj,
+        "weekly": weekly,
+        "models": np.array(labels),
+        "plan": ensembles[-1][1],
+        "weights": w / w.sum(),
+    }
+
+
 def model_ensembles(
     scenario: Scenario,
     sample: list[tuple],
@@ -452,10 +485,11 @@ def model_ensembles(
 
 
 def quantiles(x: np.ndarray, weights: np.ndarray | None = None) -> dict[str, float]:
-    """Median and 90 % interval (weighted when weights are given)."""
+    """Median and 90 % interval (weighted when weights are given; they need not sum to 1)."""
     if weights is None:
         q = np.quantile(x, [0.5, 0.05, 0.95])
     else:
+        weights = np.asarray(weights, dtype=float) / np.sum(weights)
         q = [
             pyabc.weighted_statistics.weighted_quantile(x, weights, alpha=a)
             for a in (0.5, 0.05, 0.95)
@@ -476,6 +510,8 @@ def summarize(
     params = [c for c in rows.columns if c not in meta_columns(table)]
     pred = predictive(problem, table, seed)
     weekly = pred["weekly"]
+    every = particle_runs(problem, table, seed)
+    w = every["weights"]
     summary = {
         "scenario": problem.scenario.name,
         "populations": int(history.n_populations),
@@ -487,14 +523,14 @@ def summarize(
         "fixed": problem.fixed,
         "posterior": {n: quantiles(rows[n].to_numpy(), rows.weight.to_numpy()) for n in params},
         "derived": {
-            "members_total_end": quantiles(pred["traj"].members[-1].sum(axis=0)),
-            "recruits_net_per_week_end": quantiles(weekly["recruits_net"][-1]),
-            "deaths_per_week_end": quantiles(weekly["member_deaths"][-1]),
-            **derived_at_dates(pred),
+            "members_total_end": quantiles(every["traj"].members[-1].sum(axis=0), w),
+            "recruits_net_per_week_end": quantiles(every["weekly"]["recruits_net"][-1], w),
+            "deaths_per_week_end": quantiles(every["weekly"]["member_deaths"][-1], w),
+            **derived_at_dates(every),
         },
         "derived_by_model": {
-            str(m): derived_at_dates(pred, pred["models"] == m)
-            for m in dict.fromkeys(pred["models"])
+            str(m): derived_at_dates(every, every["models"] == m)
+            for m in dict.fromkeys(every["models"])
         },
         "predictive_check": (check := predictive_check(problem, pred)),
         "baseline": persistence_baseline(check),
@@ -523,17 +559,20 @@ REPORT_DATES = ("2007-01-01", "2009-02-01", "2012-01-01", "2016-01-01", "2022-01
 
 def derived_at_dates(pred: dict, rows: np.ndarray | None = None) -> dict[str, dict]:
     """Members (all groups) and recruits per week at REPORT_DATES inside the run, as
-    quantiles over the posterior-predictive runs (`rows`: a mask of them)."""
+    quantiles over the runs (`rows`: a mask of them), weighted by pred["weights"] when the
+    runs carry weights (particle_runs)."""
     plan, members = pred["plan"], pred["traj"].members.sum(axis=1)
     recruits = pred["weekly"]["recruits"]
+    pick = np.ones(members.shape[-1], bool) if rows is None else rows
+    w = pred.get("weights")
+    w = None if w is None else w[pick]
     out = {}
     for text in REPORT_DATES:
         week = plan.week_of(dt.date.fromisoformat(text))
         if not 0 < week < plan.weeks:
             continue
-        pick = slice(None) if rows is None else rows
-        out[f"members_{text}"] = quantiles(members[week][pick])
-        out[f"recruits_per_week_{text}"] = quantiles(recruits[week][pick])
+        out[f"members_{text}"] = quantiles(members[week][pick], w)
+        out[f"recruits_per_week_{text}"] = quantiles(recruits[week][pick], w)
     return out
 
 

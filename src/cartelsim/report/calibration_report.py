@@ -174,8 +174,8 @@ def overview_section(c: Calibration) -> str:
         f"{page.esc(summary.get('model', summary['incapacitation_form']))}; predictions and "
         "the quantities at the "
         f"end date: model-averaged). Fixed: {page.esc(fixed)}.</p>"
-        f"<h3>At the end date (median and 90 % interval over {page.esc(c.band_label)})</h3>"
-        + page.table(["quantity", "median", "5 %", "95 %"], rows)
+        "<h3>At the end date (median and 90 % interval, weighted over every particle of the "
+        "final population)</h3>" + page.table(["quantity", "median", "5 %", "95 %"], rows)
     )
 
 

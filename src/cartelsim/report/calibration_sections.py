@@ -52,7 +52,7 @@ def members_section(summary: dict) -> str:
     if not keys:
         return ""
     by_model = summary.get("derived_by_model") or {}
-    headers = ["quantity", "posterior predictive, median [90 %]", *by_model, "PC2023"]
+    headers = ["quantity", "posterior, median [90 %]", *by_model, "PC2023"]
     rows = []
     for key in keys:
         cells = [key.replace("_", " "), _interval(derived[key])]
@@ -62,7 +62,8 @@ def members_section(summary: dict) -> str:
         rows.append(cells)
     return (
         "<h2>Members against PC2023</h2>\n<p>Members of all groups and recruits per week "
-        "at each date (posterior-predictive draws, model-averaged, then per model). PC2023's "
+        "at each date (every particle of the final population run once and weighted by its "
+        "posterior weight, model-averaged, then per model). PC2023's "
         "figures hold at their 10 % share; with the share free the members move with it "
         "(DESIGN 3.1's invariance), so the comparison is fair only at a share near 0.10."
         f"{_pulls(summary)}</p>\n" + page.table(headers, rows)
