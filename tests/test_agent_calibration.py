@@ -7,17 +7,21 @@ from __future__ import annotations
 import datetime as dt
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from cartelsim.analysis import agent_calibrate as abc
+from cartelsim.analysis import targets
 from cartelsim.analysis.hindcast import calibration_scenario
 from cartelsim.cli import main
+from cartelsim.plan import make_plan
 from cartelsim.report import agent_calibration_report
 from cartelsim.scenario import load_scenario
 
-#: mexico-2006-2012 to the end of 2008, fitting INEGI homicides and the database 2007-2008;
-#: two assumptions, 3 particles, one population, at scale 0.01: a dozen short agent runs.
+#: mexico-2006-2012 to the end of 2008, fitting INEGI homicides and the database 2007-2008
+#: and the active groups of 2007 (2011's is after the end); two assumptions, 3 particles,
+#: one population, at scale 0.01: a dozen short agent runs.
 PARAMETERS = ["leak_given_payroll", "raid_rate"]
 
 
@@ -51,7 +55,9 @@ def test_the_posterior_covers_the_assumptions_within_their_priors(calibrated):
         assert table[name].between(prior["low"], prior["high"]).all(), name
         assert prior["low"] == pytest.approx(prior["value"] / 2)
     assert summary["engine"] == "agents" and summary["scale"] == 0.01
-    assert {r["target"] for r in summary["predictive_check"]} == {"inegi_homicides", "oc_killings"}
+    fitted = {(r["target"], r["label"]) for r in summary["predictive_check"]}
+    assert {t for t, _ in fitted} == {"inegi_homicides", "oc_killings", "active_groups"}
+    assert ("active_groups", "2007") in fitted and ("active_groups", "2011") not in fitted
     assert summary["simulations"] >= 3
     report = (calibrated / "a" / "report.html").read_text()
     assert "Posterior predictive" in report and "leak_given_payroll" in report
@@ -109,3 +115,16 @@ def test_agent_options_are_refused_with_the_aggregate_engine(tmp_path, capsys):
     assert main(["calibrate", "pc2023", "--scale", "0.1", "--out", str(tmp_path / "o")]) == 2
     assert capsys.readouterr().err.strip() == "cartelsim: --scale: only with --engine agents"
     assert not (tmp_path / "o").exists()
+
+
+def test_the_group_targets_count_in_the_misfit_in_log_units(small):
+    """Active groups enter the distance as the other targets do: log(simulated / observed)
+    over the relative error (10 groups against 2007's 5, error 0.5: log 2 / 0.5)."""
+    plan = make_plan(small)
+    points = targets.target_points(plan, small.calibration, None)
+    model = abc.AgentParticle(small, points, abc.group_targets(plan), 0.01, None)
+    assert [t.year for t in model.groups] == [2007]
+    sims = np.array([p.observed for p in points] + [10.0])
+    residuals = model.residuals(sims)
+    assert np.allclose(residuals[:-1], 0.0)
+    assert residuals[-1] == pytest.approx(np.log(2.0) / 0.5)
