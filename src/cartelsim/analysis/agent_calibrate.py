@@ -70,15 +70,14 @@ from cartelsim.analysis.agent_fit import with_parameters
 from cartelsim.analysis.agent_sensitivity import varied
 from cartelsim.analysis.calibrate import (
     LOG_PREFIX,
-    MAX_PARTICLES,
-    MAX_POPULATIONS,
-    check_history,
+    check_sizes,
     natural,
+    open_folder,
     quantiles,
+    run_history,
     sampler,
 )
 from cartelsim.plan import make_plan
-from cartelsim.results import atomic_write
 from cartelsim.scenario import Scenario, ScenarioError, load_scenario
 
 #: The five assumptions the Morris screening of mexico-2006-2012 ranked first (10
@@ -230,35 +229,26 @@ def calibrate_agents(
     ranges = check_options(scenario, scale, factor, parameters)
     populations = populations or POPULATIONS
     particles = particles or PARTICLES
-    if not 1 <= populations <= MAX_POPULATIONS or not 2 <= particles <= MAX_PARTICLES:
-        raise ValueError(
-            f"--populations must be between 1 and {MAX_POPULATIONS} and --particles between 2 "
-            f"and {MAX_PARTICLES:,} (got {populations} and {particles})"
-        )
+    check_sizes(populations, particles)
     budget.check_scale(scenario, scale)
     budget.agent_estimate(scenario, scale, None).check(1, "--scale")  # one world in memory
     stale = outputs.check_folder(out, "calibrate", force=force)
     plan = make_plan(scenario, data_dir)
     points = targets.target_points(plan, scenario.calibration, data_dir)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        reason = outputs.reason(exc)
-        raise outputs.OutputError(f"--out {out}: cannot be created ({reason})") from None
-    db = out / "abc.db"
+    groups = group_targets(plan)
     stamp = {
         "engine": "agents",
         "scenario": scenario.name,
         "scenario_sha256": scenario.sha256(),
         "scale": scale,
         "priors": ranges,
-        "group_targets": [t.__dict__ for t in group_targets(plan)],
+        "group_targets": [t.__dict__ for t in groups],
         "particles": particles,
     }
-    resuming = check_history(db, out / "calibration.json", stamp)
+    resuming = open_folder(out, stamp)
     np.random.seed(seed)  # pyabc draws from numpy's global generator
     logging.getLogger("ABC").setLevel(logging.INFO)
-    model = AgentParticle(scenario, points, group_targets(plan), scale, data_dir)
+    model = AgentParticle(scenario, points, groups, scale, data_dir)
     abc = pyabc.ABCSMC(
         model,
         prior(ranges),
@@ -269,17 +259,9 @@ def calibrate_agents(
         ),
         sampler=sampler(workers, None),
     )
-    if resuming:
-        history = abc.load(f"sqlite:///{db}", 1)
-    else:
-        zeros = np.zeros(len(points) + len(model.groups))
-        history = abc.new(f"sqlite:///{db}", {"residuals": zeros})
-        atomic_write(out / "calibration.json", lambda tmp: Path(tmp).write_text(json.dumps(stamp)))
-    done = history.n_populations
+    n_points = len(points) + len(groups)
     min_epsilon = scenario.calibration.min_epsilon
-    reached = done > 0 and history.get_all_populations().epsilon.iloc[-1] <= min_epsilon
-    if done < populations and not reached:
-        history = abc.run(minimum_epsilon=min_epsilon, max_nr_populations=populations - done)
+    history = run_history(abc, out, stamp, resuming, n_points, populations, min_epsilon)
     if progress is not None:
         progress(f"{history.n_populations} populations; posterior-predictive agent runs")
     summary = summarize(scenario, model, plan, history, ranges, seed, draws)

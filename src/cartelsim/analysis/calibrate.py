@@ -224,20 +224,10 @@ def calibrate(
     cal = problem.scenario.calibration
     populations = populations or cal.populations
     particles = particles or cal.particles
-    if not 1 <= populations <= MAX_POPULATIONS or not 2 <= particles <= MAX_PARTICLES:
-        raise ValueError(
-            f"--populations must be between 1 and {MAX_POPULATIONS} and --particles between 2 "
-            f"and {MAX_PARTICLES:,} (got {populations} and {particles})"
-        )
+    check_sizes(populations, particles)
     client = _dask_client(scheduler)  # before any file: an address nobody answers is an error
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        reason = outputs.reason(exc)
-        raise outputs.OutputError(f"--out {out}: cannot be created ({reason})") from None
-    db = out / "abc.db"
     stamp = _stamp(problem, particles)
-    resuming = check_history(db, out / "calibration.json", stamp)
+    resuming = open_folder(out, stamp)
     np.random.seed(seed)  # pyabc draws from numpy's global generator
     logging.getLogger("ABC").setLevel(logging.INFO)
     try:
@@ -252,18 +242,9 @@ def calibrate(
             ],
             sampler=sampler(workers, client),
         )
-        if resuming:
-            history = abc.load(f"sqlite:///{db}", 1)
-        else:
-            history = abc.new(f"sqlite:///{db}", {"residuals": np.zeros(len(problem.points))})
-            atomic_write(
-                out / "calibration.json", lambda tmp: Path(tmp).write_text(json.dumps(stamp))
-            )
-        done = history.n_populations
-        reached = done > 0 and history.get_all_populations().epsilon.iloc[-1] <= cal.min_epsilon
-        if done < populations and not reached:
-            wanted = populations - done
-            history = abc.run(minimum_epsilon=cal.min_epsilon, max_nr_populations=wanted)
+        history = run_history(
+            abc, out, stamp, resuming, len(problem.points), populations, cal.min_epsilon
+        )
     finally:
         if client is not None:
             client.close()
@@ -272,6 +253,49 @@ def calibrate(
 
 #: The command line's bounds of --populations and --particles (the scenario's are stricter).
 MAX_POPULATIONS, MAX_PARTICLES = 100, 100_000
+
+
+def check_sizes(populations: int, particles: int) -> None:
+    """ValueError (one line) for sizes outside the command line's bounds."""
+    if not 1 <= populations <= MAX_POPULATIONS or not 2 <= particles <= MAX_PARTICLES:
+        raise ValueError(
+            f"--populations must be between 1 and {MAX_POPULATIONS} and --particles between 2 "
+            f"and {MAX_PARTICLES:,} (got {populations} and {particles})"
+        )
+
+
+def open_folder(out: Path, stamp: dict) -> bool:
+    """Create OUT; whether it holds a history made for `stamp` to continue (check_history)."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        reason = outputs.reason(exc)
+        raise outputs.OutputError(f"--out {out}: cannot be created ({reason})") from None
+    return check_history(out / "abc.db", out / "calibration.json", stamp)
+
+
+def run_history(
+    abc: pyabc.ABCSMC,
+    out: Path,
+    stamp: dict,
+    resuming: bool,
+    n_points: int,
+    populations: int,
+    min_epsilon: float,
+) -> pyabc.History:
+    """Load OUT/abc.db (`resuming`) or start it (writing the stamp), then run the populations
+    still missing of `populations` in all, unless the misfit already reached `min_epsilon`."""
+    db = f"sqlite:///{out / 'abc.db'}"
+    if resuming:
+        history = abc.load(db, 1)
+    else:
+        history = abc.new(db, {"residuals": np.zeros(n_points)})
+        atomic_write(out / "calibration.json", lambda tmp: Path(tmp).write_text(json.dumps(stamp)))
+    done = history.n_populations
+    reached = done > 0 and history.get_all_populations().epsilon.iloc[-1] <= min_epsilon
+    if done < populations and not reached:
+        history = abc.run(minimum_epsilon=min_epsilon, max_nr_populations=populations - done)
+    return history
 
 
 def _dask_client(scheduler: str | None):
