@@ -46,7 +46,8 @@ def agent_rows(
     `values` replace agent parameters."""
     world = with_parameters(load_scenario(scenario), values or {})
     out = simulate_agents(world, runs=1, seed=seed, scale=scale)
-    rows = observe.compare(out.plan, observe.national_weekly(out.plan, out.traj))
+    weekly = observe.national_weekly(out.plan, out.traj, forces=out.state_forces_killed())
+    rows = observe.compare(out.plan, weekly)
     week = out.plan.week_of(dt.date(2012, 1, 1))
     return [r for r in rows if r["fit"]], float(out.traj.members[week].sum())
 

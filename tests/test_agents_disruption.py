@@ -18,6 +18,7 @@ from cartelsim.agents.engine import settings_of, simulate_agents
 from cartelsim.agents.mechanisms import clashes
 from cartelsim.agents.regions import load_regions
 from cartelsim.agents.sim import build
+from cartelsim.analysis.agent_fit import with_parameters
 from cartelsim.plan import make_plan
 from cartelsim.scenario import TieEvent, load_scenario, validate
 
@@ -103,9 +104,10 @@ def test_a_deployment_rise_raises_clash_deaths_there_in_the_following_weeks():
     # before any deployment: the same runs, draw for draw
     assert np.array_equal(deaths[0][:26], deaths[0.1][:26])
     # the first deployment's year (weeks 26-77, spread by population): national clash deaths
-    # up by delta * 5 = 50 % (measured 1.485, two runs; less the members the extra deaths take)
+    # up by delta * 5 = 50 %, less the members the extra deaths take (measured 1.485 and,
+    # after the local police deaths changed the clashes stream's draws, 1.439; two runs)
     first = deaths[0.1][26:78].sum() / deaths[0][26:78].sum()
-    assert first == pytest.approx(1.5, abs=0.06)
+    assert 1.40 <= first <= 1.52
     # the Chihuahua surge's year (weeks 78-129): up there by about 1 + delta * 2 / p = 7.7
     # (measured 110 deaths against 10: few members there, so a noisy ratio), and elsewhere
     # about as before (measured 0.95: the first year's extra deaths left fewer to fight)
@@ -152,8 +154,13 @@ def _reference_world():
         events.append(e)
         if e.type == "rivalry" and ties == ("SIN", "JUA"):  # then followed by a pact
             events.append(pact(e, "JUA", "BLO"))
-    return s.model_copy(
+    s = s.model_copy(
         update={"parameters": s.parameters.model_copy(update=values), "events": events}
+    )
+    # then: army and federal police killed at 0.042 per state kill, local police only in
+    # retaliations
+    return with_parameters(
+        s, {"forces_killed_per_state_kill": 0.042, "local_police_killed_per_state_kill": 0.0}
     )
 
 

@@ -310,9 +310,13 @@ def test_decided_truces_break_and_unequal_partners_merge(tmp_path):
 
 
 def test_clashes_with_the_state_kill_deployed_forces_counted_apart_from_local_police():
-    # the state's clashes kill army and federal police (the sourced 395 + 384); retaliation
-    # for a leaked raid may kill local police too, counted apart
-    world = world_for({"parameters": {"forces_killed_per_state_kill": 5.0}})
+    # the state's clashes kill army and federal police (the sourced 395 + 384) with the
+    # federal ratio, local police (CENAPI's 2,986) with the local one, each counted apart;
+    # retaliation for a leaked raid may kill either
+    world = world_for(
+        {"parameters": {"forces_killed_per_state_kill": 5.0,
+                        "local_police_killed_per_state_kill": 0.0}}
+    )  # fmt: skip
     for day in range(20):
         clashes.step(world, day)
         resolve.apply_requests(world)
@@ -320,6 +324,17 @@ def test_clashes_with_the_state_kill_deployed_forces_counted_apart_from_local_po
     assert len(dead) > 0 and (dead < LOCAL_POLICE).all()
     assert world.today.forces_killed.sum() == len(dead)
     assert world.today.local_police_killed.sum() == 0
+    local = world_for(
+        {"parameters": {"forces_killed_per_state_kill": 0.0,
+                        "local_police_killed_per_state_kill": 5.0}}
+    )  # fmt: skip
+    for day in range(20):
+        clashes.step(local, day)
+        resolve.apply_requests(local)
+    dead = local.state.kind[local.state.status == DEAD]
+    assert len(dead) > 0 and (dead == LOCAL_POLICE).all()
+    assert local.today.local_police_killed.sum() == len(dead)
+    assert local.today.forces_killed.sum() == 0
     r = int(np.argmax(world.service.informable))
     world.requests.kill_forces(r, 500, world.streams.raids.rng)  # as a retaliation asks
     resolve.apply_requests(world)

@@ -72,3 +72,20 @@ def test_every_mechanism_chart_compiles(results):
     for raw in specs:
         vega = vl_convert.vegalite_to_vega(json.loads(raw.replace("<\\/", "</")))
         assert vega["marks"]
+
+
+def test_the_killings_add_the_authorities_the_engine_killed_once(results):
+    # the agent engine counts the army, federal and local police its groups kill; the
+    # national series use that count, not the observation model's ratio to the state's kills
+    weekly, mech = results.weekly, national_mechanisms(results)
+    own = mech["forces_killed"] + mech["local_police_killed"]
+    assert np.allclose(weekly["state_forces_killed"], own)
+    assert own.sum() > 0 and mech["local_police_killed"].sum() > mech["forces_killed"].sum()
+    by_state, group = weekly["member_deaths_by_state"], weekly["group_killings"]
+    assert np.allclose(weekly["killings"], group + by_state + own)
+    ratio = results.plan.scenario.observation.forces_killed_per_state_kill.value
+    assert not np.allclose(own, ratio * by_state)
+    # region by region the same count, and the regions add up to the nation
+    rows = results.summary()["yearly_by_region"]
+    regional = sum(r["forces_killed"] + r["local_police_killed"] for r in rows)
+    assert regional == pytest.approx(own.sum(axis=0).mean())

@@ -123,6 +123,16 @@ def test_a_second_invocation_continues_the_history(calibrated):
     assert kept.epsilon.tolist() == before.epsilon.tolist(), "populations 0-3 were recomputed"
 
 
+def test_the_summary_gives_the_effective_sample_size_of_the_last_population(tmp_path):
+    scenario = synthetic_scenario(tmp_path)
+    summary = calibrate.calibrate(scenario, tmp_path / "run", populations=2, particles=20)
+    ess = summary["effective_sample_size"]
+    weight = calibrate.read_posterior(tmp_path / "run" / "posterior.parquet").weight
+    assert ess["all"] == pytest.approx(weight.sum() ** 2 / np.square(weight).sum())
+    assert 1 <= ess["all"] < 20, "unequal weights: fewer effective particles than particles"
+    assert calibrate.effective_sample_size(np.ones(7)) == pytest.approx(7.0)
+
+
 def test_a_changed_calibration_or_a_damaged_history_is_refused(tmp_path):
     scenario = synthetic_scenario(tmp_path)
     out = tmp_path / "run"

@@ -80,6 +80,12 @@ class Extra(Protocol):
         """More keys for Results.summary."""
         ...
 
+    def state_forces_killed(self) -> Any:
+        """The soldiers and police the groups killed each week, (weeks, runs) real people,
+        where the engine counts them itself; None leaves them to the observation model
+        (observe.recorded)."""
+        ...
+
 
 @cache
 def engines() -> dict[str, Engine]:

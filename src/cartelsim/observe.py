@@ -7,6 +7,7 @@ killed whom (issue "One Mexico"; DESIGN 3.3):
     member_deaths_by_state    members killed by state forces      (the engine's state kills)
     state_forces_killed       soldiers and police killed by groups = forces_killed_per_state_kill
                                                                     * member_deaths_by_state
+                              (the agent engine counts its own: army, federal and local police)
     civilians_killed          non-members killed by groups         = member_deaths_by_rivals
                                                                     * (1 - s) / s
     missing_persons           the groups' victims never found      = missing_share * (
@@ -78,13 +79,14 @@ def observation_values(plan: Plan, runs: int, draws: dict | None = None) -> dict
 
 
 def national_weekly(
-    plan: Plan, traj: Trajectories, draws: dict | None = None
+    plan: Plan, traj: Trajectories, draws: dict | None = None, forces: np.ndarray | None = None
 ) -> dict[str, np.ndarray]:
     """National weekly variables, each (weeks, runs): the engine's flows (FLOWS), the deaths
     by who killed whom, the recorded series (module docstring) and members_total (the stock
-    at the end of each week). `draws` gives per-run observation parameters."""
+    at the end of each week). `draws` gives per-run observation parameters; `forces` the
+    state forces killed, where the engine counts them itself (recorded)."""
     out = {name: traj.flows[:, k, :] for k, name in enumerate(FLOWS)}
-    out.update(recorded(plan, out["conflict_deaths"], out["state_kills"], draws))
+    out.update(recorded(plan, out["conflict_deaths"], out["state_kills"], draws, forces=forces))
     values = observation_values(plan, out["incapacitated"].shape[1], draws)
     out["incarcerations"] = out["incapacitated"] / values["incarceration_share"]
     out["recruits_net"] = out["recruits"] - out["saturation"]
@@ -94,17 +96,20 @@ def national_weekly(
 
 def recorded(
     plan: Plan, by_rivals: np.ndarray, by_state: np.ndarray, draws: dict | None = None,
-    population_share: np.ndarray | float = 1.0,
+    population_share: np.ndarray | float = 1.0, forces: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:  # fmt: skip
     """The deaths by who killed whom and the recorded series from the members killed by
     rivals and by the state, (weeks, ..., runs) with runs last. `population_share` spreads
     the other homicides (the agent engine: each region's share of the population, shaped to
-    broadcast against the arrays)."""
+    broadcast against the arrays). `forces`, shaped as by_state: the soldiers and police the
+    groups killed, where the engine counts them itself (the agent engine); otherwise
+    forces_killed_per_state_kill times by_state."""
     values = observation_values(plan, by_rivals.shape[-1], draws)
     share, missing = values["cartel_share"], values["missing_share"]
     victims = by_rivals / share  # everyone the groups kill, state forces apart
     civilians = victims - by_rivals
-    forces = by_state * values["forces_killed_per_state_kill"]
+    if forces is None:
+        forces = by_state * values["forces_killed_per_state_kill"]
     group_killings = victims * (1.0 - missing)  # the bodies found
     killings = group_killings + by_state + forces
     years = plan.week_year()[:-1] - plan.start_year

@@ -82,7 +82,8 @@ class Results:
     def weekly(self) -> dict[str, np.ndarray]:
         """National weekly variables, each (weeks, runs); see observe.national_weekly."""
         if self._weekly is None:
-            self._weekly = observe.national_weekly(self.plan, self.traj)
+            forces = None if self.extra is None else self.extra.state_forces_killed()
+            self._weekly = observe.national_weekly(self.plan, self.traj, forces=forces)
         return self._weekly
 
     def to_pandas(self) -> pd.DataFrame:

@@ -60,6 +60,11 @@ class AgentRuns:
     def tidy_rows(self, results: Results) -> pd.DataFrame:
         return output.regional_table(results)
 
+    def state_forces_killed(self) -> np.ndarray:
+        """Army, federal and local police killed each week (weeks, runs): the engine's own
+        count (clashes.py, raids.py), which its killings and homicides add once."""
+        return output.state_forces_killed(self.regional).sum(axis=1)
+
     def summary(self, results: Results) -> dict[str, Any]:
         out = {
             "agents": self.start,

@@ -2,11 +2,11 @@
 
 Regional killings follow the national observation model (observe.recorded), region by
 region: each death counted once, by who killed whom (the groups' victims from the members
-killed by rivals and the cartel share; members killed by the state and the forces killed
-added once), and homicides = killings + the scenario's other homicides shared in proportion
-to population. Region ids are
-the region table's (INEGI codes for the states); national rows carry region 0, INEGI's code
-for the whole country.
+killed by rivals and the cartel share; members killed by the state and the army, federal and
+local police the engine's groups killed, added once), and homicides = killings + the
+scenario's other homicides shared in proportion to population. Region ids are the region
+table's (INEGI codes for the states); national rows carry region 0, INEGI's code for the
+whole country.
 """
 
 from __future__ import annotations
@@ -22,6 +22,14 @@ from cartelsim.agents.world import NATIONAL_MECHANISMS, REGION_VARIABLES
 from cartelsim.datasets import PACKAGE_DATA, fact_rows
 
 
+def state_forces_killed(regional: np.ndarray) -> np.ndarray:
+    """(weeks, regions, runs) army, federal and local police killed, from the regional
+    array (weeks, len(REGION_VARIABLES), regions, runs)."""
+    federal = REGION_VARIABLES.index("forces_killed")
+    local = REGION_VARIABLES.index("local_police_killed")
+    return regional[:, federal] + regional[:, local]
+
+
 def regional_weekly(results) -> dict[str, np.ndarray]:
     """Each variable as (weeks, regions, runs), plus killings and homicides."""
     agents = results.extra
@@ -29,8 +37,9 @@ def regional_weekly(results) -> dict[str, np.ndarray]:
     population = agents.regions.population
     share = (population / population.sum())[None, :, None]
     recorded = observe.recorded(
-        results.plan, out["conflict_deaths"], out["state_kills"], population_share=share
-    )
+        results.plan, out["conflict_deaths"], out["state_kills"], population_share=share,
+        forces=state_forces_killed(agents.regional),
+    )  # fmt: skip
     out["killings"], out["homicides"] = recorded["killings"], recorded["homicides"]
     return out
 

@@ -18,8 +18,9 @@ Kinds (what resolve does with each):
 - GROUP rows, group: the rows join the group (a splinter, a scheduled split);
 - MERGE source, target: every member of source joins target, its leaders become
   lieutenants, source stops existing and its payroll passes to target;
-- KILL region, count, rng: up to `count` active army, federal and local police serving in
-  the region die, drawn with the requester's Generator;
+- KILL region, count, rng, who: up to `count` active state forces serving in the region die
+  (who: DEPLOYED army and federal police, LOCAL police, or ANY_FORCE of them), drawn with the
+  requester's Generator;
 - DEFECT rows, groups: state people desert and join the groups as soldiers where they serve;
 - DEPLOY army, police: the (R,) army and federal police agents wanted in each region;
 - TIES parent, child: a new splinter's network, set by alliances.py (the network's owner).
@@ -31,6 +32,8 @@ import numpy as np
 
 BIRTHS, JAIL, ROLE, GROUP, MERGE, KILL, DEFECT, DEPLOY, TIES = range(9)
 _ROWS = (JAIL, ROLE, GROUP)
+#: Who may die in a KILL request.
+DEPLOYED, LOCAL, ANY_FORCE = range(3)
 
 
 class Requests:
@@ -64,10 +67,12 @@ class Requests:
         self._queue.append((MERGE, int(source), int(target)))
 
     def kill_forces(
-        self, region: int, count: int, rng: np.random.Generator, deployed_only: bool = False
+        self, region: int, count: int, rng: np.random.Generator, who: int = ANY_FORCE
     ) -> None:
+        """`count` of the state forces serving in `region` die: army and federal police
+        (DEPLOYED), local police (LOCAL) or any of them (ANY_FORCE)."""
         if count > 0:
-            self._queue.append((KILL, int(region), int(count), rng, bool(deployed_only)))
+            self._queue.append((KILL, int(region), int(count), rng, int(who)))
 
     def defect(self, rows: np.ndarray, groups: np.ndarray) -> None:
         if len(rows):

@@ -212,16 +212,18 @@ def people_in(world: World, region: int) -> np.ndarray:
 
 
 def _kill_forces(
-    world: World, region: int, how_many: int, rng: np.random.Generator, deployed_only: bool
+    world: World, region: int, how_many: int, rng: np.random.Generator, who: int
 ) -> None:
-    """Up to `how_many` active army, federal or local police serving in `region` die (army
-    and federal police only when `deployed_only`: the forces in a clash), drawn with the
-    requester's Generator; their payroll and the serving counts follow. Counted apart:
-    forces_killed (army and federal police, the sourced 395 + 384) and local_police_killed."""
+    """Up to `how_many` active state forces serving in `region` die: army and federal
+    police (rq.DEPLOYED: the forces in a clash), local police (rq.LOCAL) or any of them
+    (rq.ANY_FORCE: a retaliation), drawn with the requester's Generator; their payroll and
+    the serving counts follow. Counted apart: forces_killed (army and federal police, the
+    sourced 395 + 384) and local_police_killed."""
     s = world.state
     rows = people_in(world, region)
-    top = LOCAL_POLICE - 1 if deployed_only else LOCAL_POLICE
-    rows = rows[(s.kind[rows] <= top) & (s.status[rows] == ACTIVE)]
+    low = LOCAL_POLICE if who == rq.LOCAL else 0
+    high = LOCAL_POLICE - 1 if who == rq.DEPLOYED else LOCAL_POLICE
+    rows = rows[(s.kind[rows] >= low) & (s.kind[rows] <= high) & (s.status[rows] == ACTIVE)]
     if len(rows) == 0 or how_many <= 0:
         return
     victims = rng.choice(rows, size=min(how_many, len(rows)), replace=False)

@@ -94,16 +94,29 @@ class AgentParameters(Strict):
         "the aggregate engine's (1 for one region)",
     )
     forces_killed_per_state_kill: AgentParam = _AgentParam(
-        value=0.042,
+        value=0.090,
         unit="army and federal police killed per member killed by the state (in the clash)",
-        source="derived: 779 federal forces killed Dec 2006-2012 = >395 soldiers and marines "
-        "(24-horas.mx 2012-11-29) + 384 federal police (SSP per Grillo), "
-        "../shared/data/mexico/compiled_state_forces_arrests_prisons.csv, docs/EVIDENCE.md 5; "
-        "local police (2,986 killed Dec 2006-2011, CENAPI) are not in it. 1:1 "
-        "mexico-2006-2012 agent runs (seeds 0-2, 2026-12-01, at 0.045) had 12,728 members "
-        "killed by the state and 250 federal forces killed in retaliation for leaked raids "
-        "(means): (779 - 250) / 12,728 = 0.042. The rule (deaths in proportion to the "
-        "state's kills) is an assumption",
+        source="derived: 779 federal forces killed Dec 2006-Nov 2012 = >395 soldiers and "
+        "marines (24-horas.mx 2012-11-29) + 384 federal police (SSP per Grillo), "
+        "../shared/data/mexico/compiled_state_forces_arrests_prisons.csv, docs/EVIDENCE.md 5. "
+        "1:1 mexico-2006-2012 agent runs with both authorities-killed ratios at 0 (seeds 0-2, "
+        "2026-12-01, scripts/authorities_killed.py) had 7,427 members killed by the state and "
+        "108 federal forces killed in retaliation for leaked raids to Nov 2012 (means): "
+        "(779 - 108) / 7,427 = 0.090. The rule (deaths in proportion to the state's kills) is "
+        "an assumption",
+        assumption=True,
+    )
+    local_police_killed_per_state_kill: AgentParam = _AgentParam(
+        value=0.486,
+        unit="state and municipal police killed per member killed by the state (in the region)",
+        source="derived: 2,986 municipal and state police killed Dec 2006-2011 (CENAPI/PGR, "
+        "docs/EVIDENCE.md 5). 1:1 mexico-2006-2012 agent runs with both authorities-killed "
+        "ratios at 0 (seeds 0-2, 2026-12-01, scripts/authorities_killed.py) had 5,795 members "
+        "killed by the state and 172 local police killed in retaliation for leaked raids to "
+        "the end of 2011 (means): (2,986 - 172) / 5,795 = 0.486. The rule (the groups' "
+        "aggressions against authorities in proportion to the state's kills where they "
+        "happen, as the aggregate observation model's 740 per 1,652 of Jan-Sep 2011) is an "
+        "assumption",
         assumption=True,
     )
     # raids

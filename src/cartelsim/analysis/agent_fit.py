@@ -52,7 +52,8 @@ def killings_comparison(
 ) -> list[dict]:
     """observe.compare's rows for the fitted series (ensemble of agent runs)."""
     out = simulate_agents(scenario, runs=runs, seed=seed, scale=scale)
-    rows = observe.compare(out.plan, observe.national_weekly(out.plan, out.traj))
+    weekly = observe.national_weekly(out.plan, out.traj, forces=out.state_forces_killed())
+    rows = observe.compare(out.plan, weekly)
     return [r for r in rows if r["fit"]]
 
 

@@ -264,6 +264,12 @@ def check_sizes(populations: int, particles: int) -> None:
         )
 
 
+def effective_sample_size(weights: np.ndarray) -> float:
+    """Kish's effective sample size of weighted particles: (sum w)^2 / sum w^2."""
+    weights = np.asarray(weights, dtype=float)
+    return float(weights.sum() ** 2 / np.square(weights).sum())
+
+
 def open_folder(out: Path, stamp: dict) -> bool:
     """Create OUT; whether it holds a history made for `stamp` to continue (check_history)."""
     try:
@@ -565,6 +571,13 @@ def summarize(
             pred["models"],
             fitted={t.data.removeprefix("claim:") for t in cal.targets},
         ),  # fmt: skip
+        "effective_sample_size": {
+            "all": effective_sample_size(table.model_probability * table.weight),
+            **{
+                str(m): effective_sample_size(group.weight)
+                for m, group in table.groupby(MODEL_COLUMN)
+            },
+        },
         "epsilon": [float(e) for e in history.get_all_populations().epsilon[1:]],
         "simulations": int(history.total_nr_simulations),
     }

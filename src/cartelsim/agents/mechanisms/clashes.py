@@ -32,10 +32,14 @@ of clashes, a member's clash hazard is their rate times their lethality.
 Against the state: hazard k/7 * F'_r / 10,000 (k: `state_kill_rate`), F'_r the real army and
 federal police deployed in r, times F C / sum_r F_r C_r: the national intensity of state
 action is the aggregate engine's, and deployments decide where it falls. For every member
-the state kills, `forces_killed_per_state_kill` agents of the state forces in the region
-die: their number is drawn here, the deaths are requested (requests.py) and resolve.py
-draws the victims with this module's Generator. Draws: the clashes stream (streams.py).
-Civilian deaths are the observation model's share: killings = member deaths / cartel_share.
+the state kills, `forces_killed_per_state_kill` army and federal police deployed in the
+region die, and `local_police_killed_per_state_kill` local police serving there (the
+database's aggressions against authorities, which the aggregate engine's observation model
+puts at forces_killed_per_state_kill times its state kills): their numbers are drawn here,
+the deaths are requested (requests.py) and resolve.py draws the victims with this module's
+Generator. These are the engine's own count of the authorities killed, which its killings
+and homicides add once. Draws: the clashes stream (streams.py). Civilian deaths are the
+observation model's share of the groups' victims.
 
 The cell arithmetic runs in Numba kernels (the Python functions below are their readable
 entry points), so a day costs microseconds whatever the number of groups and regions.
@@ -46,6 +50,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from cartelsim.agents.requests import DEPLOYED, LOCAL
 from cartelsim.agents.streams import seed_kernel
 from cartelsim.agents.world import DAYS_PER_WEEK, World
 from cartelsim.plan import FORCES_UNIT
@@ -56,7 +61,9 @@ def step(world: World, day: int) -> None:
     p = world.settings.parameters
     given = p.clash_locality.value if p.clash_locality is not None else -1.0
     ratio = p.forces_killed_per_state_kill.value
+    local_ratio = p.local_police_killed_per_state_kill.value
     killed = np.zeros(world.R, dtype=np.int64)
+    local = np.zeros(world.R, dtype=np.int64)
     eff, stream = world.week.eff, world.streams.clashes
     delta, exposure = disruption(world, day)
     _step(
@@ -64,18 +71,20 @@ def step(world: World, day: int) -> None:
         world.boost_level, world.boost_until, day,
         eff[CONFLICT_LETHALITY] / DAYS_PER_WEEK / world.scale, given, delta, exposure,
         world.service.forces_in,
-        FORCES_UNIT * world.scale, eff[STATE_KILL_RATE] / DAYS_PER_WEEK, ratio,
-        world.hazards.conflict, world.hazards.state_kill, world.clash_losses, killed,
+        FORCES_UNIT * world.scale, eff[STATE_KILL_RATE] / DAYS_PER_WEEK, ratio, local_ratio,
+        world.hazards.conflict, world.hazards.state_kill, world.clash_losses, killed, local,
     )  # fmt: skip
-    if ratio > 0:
-        for r in np.flatnonzero(killed):
-            world.requests.kill_forces(int(r), int(killed[r]), stream.rng, deployed_only=True)
+    for r in np.flatnonzero(killed):
+        world.requests.kill_forces(int(r), int(killed[r]), stream.rng, who=DEPLOYED)
+    for r in np.flatnonzero(local):
+        world.requests.kill_forces(int(r), int(local[r]), stream.rng, who=LOCAL)
 
 
 @numba.njit(cache=True)
 def _step(
     key, cells, excess, inv_alliance, group_boost, boost_level, boost_until, day, theta, given,
-    delta, exposure, forces_in, unit, state_rate, ratio, conflict, state, losses, killed,
+    delta, exposure, forces_in, unit, state_rate, ratio, local_ratio, conflict, state, losses,
+    killed, local,
 ):  # fmt: skip
     """The day in one call: the functions below, in the order of the module docstring."""
     regional = np.empty(cells.shape[1])
@@ -88,9 +97,9 @@ def _step(
     per_day = state_rate * intensity(forces_in, cells, unit)
     for g in range(cells.shape[0]):
         state[g, :] = per_day
-    if ratio > 0:
+    if ratio > 0 or local_ratio > 0:
         seed_kernel(key, day)
-        _forces_killed(per_day, cells, ratio, killed)
+        _forces_killed(per_day, cells, ratio, local_ratio, killed, local)
 
 
 def state_intensity(world: World) -> np.ndarray:
@@ -242,11 +251,17 @@ def _locality(cells, excess, inv_alliance):
 
 
 @numba.njit(cache=True)
-def _forces_killed(state, cells, ratio, killed):
-    """killed[r] ~ Poisson(ratio * members the state is expected to kill in r today)."""
+def _forces_killed(state, cells, ratio, local_ratio, killed, local):
+    """killed[r] ~ Poisson(ratio * m_r) army and federal police, local[r] ~
+    Poisson(local_ratio * m_r) local police, m_r the members the state is expected to kill
+    in r today."""
     for r in range(cells.shape[1]):
         members = 0
         for g in range(cells.shape[0]):
             members += cells[g, r]
         if members > 0 and state[r] > 0:
-            killed[r] = np.random.poisson(ratio * state[r] * members)
+            expected = state[r] * members
+            if ratio > 0:
+                killed[r] = np.random.poisson(ratio * expected)
+            if local_ratio > 0:
+                local[r] = np.random.poisson(local_ratio * expected)
