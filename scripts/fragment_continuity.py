@@ -11,7 +11,7 @@ so 1 / ratio is the factor that keeps each flow continuous.
     PYTHONPATH=src python scripts/fragment_continuity.py [SCENARIO] [--posterior DIR --draws N]
 
 With --posterior (a calibration's folder) the ratios are computed for N draws of its
-posterior, with the fragment factors at 1 (the rates of the same_rates form).
+posterior, with the fragment factors at 1 (the same rates in both worlds).
 """
 
 from __future__ import annotations

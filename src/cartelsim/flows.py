@@ -21,10 +21,10 @@ so a removal raises the removed group's fights once.
 
 From a `fragment` event's week on (the families becoming a dataset's groups), theta' and
 omega are multiplied by the per-run fragment_lethality_factor and
-fragment_saturation_factor (the resolution hypothesis: 1, the same rates in both worlds, or
-rescaled). The plan's multiplier columns of these factors hold 1 from that week on and 0
-before it, so the value in force is the factor after the event and 0 before it, read here
-as 1 (`_after_fragment`; the factors' bounds keep them above 0): before the event, and in a
+fragment_saturation_factor (1: the same rates in both worlds; calibrated in mexico). The
+plan's multiplier columns of these factors hold 1 from that week on and 0 before it, so the
+value in force is the factor after the event and 0 before it, read here as 1
+(`_after_fragment`; the factors' bounds keep them above 0): before the event, and in a
 scenario without one, the flows are exactly what they were without the factors.
 
 `derivative` is the only code that evaluates them. The integrators (integrators.py: dopri5,

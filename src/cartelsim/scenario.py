@@ -250,8 +250,8 @@ class Parameters(Strict):
         value=1.0, unit="multiplier of each event's violence_boost",
         source="default: each leader_removed event's own violence_boost"))  # fmt: skip
     # Resolution (issue "One Mexico"): from a `fragment` event's week on, conflict lethality
-    # and saturation are multiplied by these factors (1: the same rates in both worlds, the
-    # `same_rates` form). Without a fragment event they do nothing.
+    # and saturation are multiplied by these factors (1: the same rates in both worlds; the
+    # mexico calibration frees them). Without a fragment event they do nothing.
     fragment_lethality_factor: Param = Field(default_factory=lambda: _Param(
         value=1.0, unit="multiplier of conflict_lethality after a fragment event",
         source="default: the same rates before and after a fragment event"))  # fmt: skip
