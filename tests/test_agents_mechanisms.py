@@ -309,29 +309,28 @@ def test_decided_truces_break_and_unequal_partners_merge(tmp_path):
     assert record.members[-1, 1] == 0 and record.members[-1, 0] > 0
 
 
-def test_clashes_with_the_state_kill_deployed_forces_counted_apart_from_local_police():
-    # the state's clashes kill army and federal police (the sourced 395 + 384) with the
-    # federal ratio, local police (CENAPI's 2,986) with the local one, each counted apart;
-    # retaliation for a leaked raid may kill either
+def clashes_for_20_days(federal: float, local: float):
+    """A world whose state kills with these authorities-killed ratios, after 20 days of
+    clashes, and the kinds of the agents who died."""
     world = world_for(
-        {"parameters": {"forces_killed_per_state_kill": 5.0,
-                        "local_police_killed_per_state_kill": 0.0}}
+        {"parameters": {"forces_killed_per_state_kill": federal,
+                        "local_police_killed_per_state_kill": local}}
     )  # fmt: skip
     for day in range(20):
         clashes.step(world, day)
         resolve.apply_requests(world)
-    dead = world.state.kind[world.state.status == DEAD]
+    return world, world.state.kind[world.state.status == DEAD]
+
+
+def test_clashes_with_the_state_kill_deployed_forces_counted_apart_from_local_police():
+    # the state's clashes kill army and federal police (the sourced 395 + 384) with the
+    # federal ratio, local police (CENAPI's 2,986) with the local one, each counted apart;
+    # retaliation for a leaked raid may kill either
+    world, dead = clashes_for_20_days(federal=5.0, local=0.0)
     assert len(dead) > 0 and (dead < LOCAL_POLICE).all()
     assert world.today.forces_killed.sum() == len(dead)
     assert world.today.local_police_killed.sum() == 0
-    local = world_for(
-        {"parameters": {"forces_killed_per_state_kill": 0.0,
-                        "local_police_killed_per_state_kill": 5.0}}
-    )  # fmt: skip
-    for day in range(20):
-        clashes.step(local, day)
-        resolve.apply_requests(local)
-    dead = local.state.kind[local.state.status == DEAD]
+    local, dead = clashes_for_20_days(federal=0.0, local=5.0)
     assert len(dead) > 0 and (dead == LOCAL_POLICE).all()
     assert local.today.local_police_killed.sum() == len(dead)
     assert local.today.forces_killed.sum() == 0
