@@ -131,12 +131,20 @@ def main(argv: list[str] | None = None) -> int:
             "model_probabilities": [s["model_probabilities"] for s in summaries],
             "form_probabilities": [s["form_probabilities"] for s in summaries],
             "effective_sample_size": [s.get("effective_sample_size") for s in summaries],
+            "pareto_k": [s.get("pareto_k") for s in summaries],
             "pairs": pairs,
             "stable": all(p["stable"] for p in pairs),
         }
         report["cases"].append(case)
         times = ", ".join(f"{t:.0f} s" for t in seconds)
         print(f"\n{args.scenario}, cartel_share {tag}: {times}")
+        for seed, summary in zip(args.seeds, summaries, strict=True):
+            ess = summary.get("effective_sample_size", {}).get("all", float("nan"))
+            k = summary.get("pareto_k", {}).get("all", float("nan"))  # older summaries lack it
+            print(
+                f"seed {seed}: {ess:.0f} effective particles of {summary['particles']}, "
+                f"Pareto k-hat {k:.2f} (above 0.7: the weights are not to be trusted)"
+            )
         for pair in pairs:
             first, second = pair["seeds"]
             a_head, b_head = f"seed {first} median [90 %]", f"seed {second} median [90 %]"

@@ -39,7 +39,8 @@ import pyarrow.parquet as pq
 
 from cartelsim import ensemble, integrity, observe, outputs
 from cartelsim.aggregate import simulate
-from cartelsim.analysis import claims, draws, targets
+from cartelsim.analysis import claims, draws, importance, targets
+from cartelsim.analysis.abc_parts import BoxPrior, CholeskyNormalTransition
 from cartelsim.plan import Plan, make_plan
 from cartelsim.results import atomic_write
 from cartelsim.scenario import (
@@ -150,21 +151,24 @@ def setup(
 
 
 def pyabc_prior(priors: dict[str, Prior]) -> pyabc.Distribution:
-    """The pyabc distribution of one model's priors (log-uniform ones on the log10 scale)."""
-    rvs = {}
+    """The pyabc distribution of one model's priors (log-uniform ones on the log10 scale):
+    a box of bounds when every prior is flat, whose density abc_parts answers cheaply."""
+    rvs, box = {}, {}
     for name, prior in priors.items():
         if prior.distribution == "uniform":
             rvs[name] = pyabc.RV("uniform", prior.low, prior.high - prior.low)
+            box[name] = (prior.low, prior.high)
         elif prior.distribution == "log_uniform":
             low, high = np.log10(prior.low), np.log10(prior.high)
             rvs[LOG_PREFIX + name] = pyabc.RV("uniform", low, high - low)
+            box[LOG_PREFIX + name] = (low, high)
         elif prior.low is None and prior.high is None:
             rvs[name] = pyabc.RV("norm", prior.mean, prior.sd)
         else:
             low = -np.inf if prior.low is None else (prior.low - prior.mean) / prior.sd
             high = np.inf if prior.high is None else (prior.high - prior.mean) / prior.sd
             rvs[name] = pyabc.RV("truncnorm", low, high, prior.mean, prior.sd)
-    return pyabc.Distribution(**rvs)
+    return BoxPrior(box if len(box) == len(rvs) else None, **rvs)
 
 
 def natural(theta) -> dict[str, float]:
@@ -237,8 +241,7 @@ def calibrate(
             pyabc.PNormDistance(p=1 if cal.distance == "l1" else 2),
             population_size=particles,
             transitions=[
-                pyabc.transition.MultivariateNormalTransition(scaling=cal.kernel_scaling)
-                for _ in problem.forms
+                CholeskyNormalTransition(scaling=cal.kernel_scaling) for _ in problem.forms
             ],
             sampler=sampler(workers, client),
         )
@@ -575,6 +578,14 @@ def summarize(
             "all": effective_sample_size(table.model_probability * table.weight),
             **{
                 str(m): effective_sample_size(group.weight)
+                for m, group in table.groupby(MODEL_COLUMN)
+            },
+        },
+        # the weights' tail: above 0.7 the weighted quantiles above are not to be trusted
+        "pareto_k": {
+            "all": importance.pareto_k(table.model_probability * table.weight),
+            **{
+                str(m): importance.pareto_k(group.weight)
                 for m, group in table.groupby(MODEL_COLUMN)
             },
         },
