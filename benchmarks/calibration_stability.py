@@ -140,7 +140,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\n{args.scenario}, cartel_share {tag}: {times}")
         for seed, summary in zip(args.seeds, summaries, strict=True):
             ess = summary.get("effective_sample_size", {}).get("all", float("nan"))
-            k = summary.get("pareto_k", {}).get("all", float("nan"))  # older summaries lack it
+            k = summary.get("pareto_k", {}).get("all")  # older summaries lack it
+            k = float("nan") if k is None else k
             print(
                 f"seed {seed}: {ess:.0f} effective particles of {summary['particles']}, "
                 f"Pareto k-hat {k:.2f} (above 0.7: the weights are not to be trusted)"

@@ -132,6 +132,8 @@ def test_the_summary_gives_the_effective_sample_size_of_the_last_population(tmp_
     assert 1 <= ess["all"] < 20, "unequal weights: fewer effective particles than particles"
     assert calibrate.effective_sample_size(np.ones(7)) == pytest.approx(7.0)
     assert set(summary["pareto_k"]) == set(ess)
+    # 20 particles are too few to fit the tail (fewer than 5 in it): null, not NaN, in JSON
+    assert all(k is None for k in summary["pareto_k"].values())
 
 
 def test_a_changed_calibration_or_a_damaged_history_is_refused(tmp_path):

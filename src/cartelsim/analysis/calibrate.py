@@ -581,11 +581,12 @@ def summarize(
                 for m, group in table.groupby(MODEL_COLUMN)
             },
         },
-        # the weights' tail: above 0.7 the weighted quantiles above are not to be trusted
+        # the weights' tail: above 0.7 the weighted quantiles above are not to be trusted;
+        # null where the tail is too short to fit (JSON has no NaN)
         "pareto_k": {
-            "all": importance.pareto_k(table.model_probability * table.weight),
+            "all": _or_none(importance.pareto_k(table.model_probability * table.weight)),
             **{
-                str(m): importance.pareto_k(group.weight)
+                str(m): _or_none(importance.pareto_k(group.weight))
                 for m, group in table.groupby(MODEL_COLUMN)
             },
         },
@@ -598,6 +599,10 @@ def summarize(
         if write_report is not None:
             write_report(staging / "report.html", problem, table, pred, summary)
     return summary
+
+
+def _or_none(value: float) -> float | None:
+    return value if np.isfinite(value) else None
 
 
 #: Dates at which the summary gives members and recruits: PC2023's figures are for 2012.0
