@@ -5,7 +5,7 @@ whether their weighted quantiles settle as particles are added. ABC-SMC weights 
 importance ratios (prior over the kernel mixture), and when their upper tail is heavy a
 single particle proposed where the previous population was thin can outweigh hundreds: in a
 four-model `mexico` round at 1,000 particles one seed's disruption / boost model had 3
-effective particles and moved the members' medians 20-40 % from the other two seeds'. The
+effective particles and put the members' medians 22-47 % above the other two seeds'. The
 shape k of a generalized Pareto distribution fitted to the largest weights measures that
 tail (Vehtari, Simpson, Gelman, Yao & Gabry 2024, "Pareto smoothed importance sampling",
 JMLR 25(72)): below 0.5 the weights have finite variance; above 0.7 estimates from them are
