@@ -136,6 +136,33 @@ def test_the_summary_gives_the_effective_sample_size_of_the_last_population(tmp_
     assert all(k is None for k in summary["pareto_k"].values())
 
 
+def test_the_last_population_is_the_factor_larger_and_alone_is_the_posterior(tmp_path):
+    scenario = synthetic_scenario(tmp_path, final_population_factor=3)
+    out = tmp_path / "run"
+    summary = calibrate.calibrate(scenario, out, populations=3, particles=20, seed=2)
+    counts = pyabc.History(f"sqlite:///{out / 'abc.db'}").get_nr_particles_per_population()
+    assert [counts[t] for t in (0, 1, 2)] == [20, 20, 60]
+    assert summary["particles"] == 60
+    assert len(calibrate.read_posterior(out / "posterior.parquet")) == 60
+    assert calibrate.population_sizes(8, 2000, 4) == [2000] * 7 + [8000]
+    # raising --populations later keeps the finished large population and adds a larger last
+    more = calibrate.calibrate(scenario, out, populations=4, particles=20, seed=2)
+    counts = pyabc.History(f"sqlite:///{out / 'abc.db'}").get_nr_particles_per_population()
+    assert counts[3] == 60 and more["particles"] == 60
+    # a different factor is a different calibration: refused, not mixed in
+    other = synthetic_scenario(tmp_path, final_population_factor=2)
+    with pytest.raises(ValueError, match="made for a different calibration"):
+        calibrate.calibrate(other, out, populations=4, particles=20)
+
+
+def test_a_last_population_over_the_bound_is_refused_before_any_simulation(tmp_path):
+    scenario = synthetic_scenario(tmp_path, final_population_factor=20)
+    out = tmp_path / "run"
+    with pytest.raises(ValueError, match="final_population_factor 20 is 120,000, over the"):
+        calibrate.calibrate(scenario, out, populations=2, particles=6000)
+    assert not (out / "abc.db").exists()
+
+
 def test_a_changed_calibration_or_a_damaged_history_is_refused(tmp_path):
     scenario = synthetic_scenario(tmp_path)
     out = tmp_path / "run"

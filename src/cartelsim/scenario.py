@@ -542,6 +542,11 @@ class Calibration(Strict):
     #: collapsing onto a few particles (mexico: 14 parameters, effective sample size 7-10 %
     #: of the particles at 1, 34-55 % at 2).
     kernel_scaling: float = Field(default=1.0, gt=0, le=10, allow_inf_nan=False)
+    #: The last population (number `populations`) has this many times `particles`. The
+    #: posterior's Monte Carlo error is that of the last population's weighted sample, and
+    #: the earlier populations only have to find where the posterior lies, so a larger last
+    #: one buys precision at a fraction of the cost of more particles in every population.
+    final_population_factor: int = Field(default=1, ge=1, le=20)
 
     @model_validator(mode="after")
     def _known(self) -> Calibration:

@@ -229,8 +229,14 @@ def calibrate(
     populations = populations or cal.populations
     particles = particles or cal.particles
     check_sizes(populations, particles)
+    sizes = population_sizes(populations, particles, cal.final_population_factor)
+    if sizes[-1] > MAX_PARTICLES:
+        raise ValueError(
+            f"--particles {particles} times calibration.final_population_factor "
+            f"{cal.final_population_factor} is {sizes[-1]:,}, over the {MAX_PARTICLES:,} allowed"
+        )
     client = _dask_client(scheduler)  # before any file: an address nobody answers is an error
-    stamp = _stamp(problem, particles)
+    stamp = _stamp(problem, sizes)
     resuming = open_folder(out, stamp)
     np.random.seed(seed)  # pyabc draws from numpy's global generator
     logging.getLogger("ABC").setLevel(logging.INFO)
@@ -239,7 +245,11 @@ def calibrate(
             [ParticleModel(problem, m) for m in range(len(problem.forms))],
             [pyabc_prior(p) for p in problem.priors],
             pyabc.PNormDistance(p=1 if cal.distance == "l1" else 2),
-            population_size=particles,
+            # the prior sample that starts the distance and epsilon has `particles`, not
+            # the last population's size (pyabc asks for size -1)
+            population_size=pyabc.populationstrategy.ListPopulationSize(
+                sizes, nr_calibration_particles=particles
+            ),
             transitions=[
                 CholeskyNormalTransition(scaling=cal.kernel_scaling) for _ in problem.forms
             ],
@@ -265,6 +275,14 @@ def check_sizes(populations: int, particles: int) -> None:
             f"--populations must be between 1 and {MAX_POPULATIONS} and --particles between 2 "
             f"and {MAX_PARTICLES:,} (got {populations} and {particles})"
         )
+
+
+def population_sizes(populations: int, particles: int, final_factor: int) -> list[int]:
+    """Particles of each population: `particles`, and `final_factor` times as many in the
+    last, which alone makes the posterior sample (Scenario.calibration.final_population_factor).
+    If the misfit reaches min_epsilon before the last population, the run stops with an
+    ordinary one."""
+    return [particles] * (populations - 1) + [particles * final_factor]
 
 
 def effective_sample_size(weights: np.ndarray) -> float:
@@ -322,7 +340,7 @@ def sampler(workers: int, client) -> pyabc.sampler.Sampler:
     return pyabc.sampler.SingleCoreSampler()
 
 
-def _stamp(problem: Setup, particles: int) -> dict:
+def _stamp(problem: Setup, sizes: list[int]) -> dict:
     """What a history was made for; a different stamp must not continue it."""
     return {
         "scenario": problem.scenario.name,
@@ -330,7 +348,8 @@ def _stamp(problem: Setup, particles: int) -> dict:
         "forms": problem.forms,
         "models": problem.models,
         "fixed": problem.fixed,
-        "particles": particles,
+        "particles": sizes[0],
+        "final_particles": sizes[-1],
     }
 
 

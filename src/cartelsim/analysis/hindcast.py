@@ -697,7 +697,11 @@ def _run_origin(
     cal = calibration_scenario(scenario, origin, data_dir)
     points = len(calibrate.setup(cal, data_dir, fix).points)
     section = cal.calibration.model_copy(
-        update={"min_epsilon": cal.calibration.min_epsilon * math.sqrt(points / full_points)}
+        update={
+            "min_epsilon": cal.calibration.min_epsilon * math.sqrt(points / full_points),
+            # every population the same size: the hindcast's own --particles, as measured
+            "final_population_factor": 1,
+        }
     )
     cal = cal.model_copy(update={"calibration": section})
     summary = calibrate.calibrate(
