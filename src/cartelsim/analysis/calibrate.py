@@ -230,11 +230,6 @@ def calibrate(
     particles = particles or cal.particles
     check_sizes(populations, particles)
     sizes = population_sizes(populations, particles, cal.final_population_factor)
-    if sizes[-1] > MAX_PARTICLES:
-        raise ValueError(
-            f"--particles {particles} times calibration.final_population_factor "
-            f"{cal.final_population_factor} is {sizes[-1]:,}, over the {MAX_PARTICLES:,} allowed"
-        )
     client = _dask_client(scheduler)  # before any file: an address nobody answers is an error
     stamp = _stamp(problem, sizes)
     resuming = open_folder(out, stamp)
@@ -281,8 +276,14 @@ def population_sizes(populations: int, particles: int, final_factor: int) -> lis
     """Particles of each population: `particles`, and `final_factor` times as many in the
     last, which alone makes the posterior sample (Scenario.calibration.final_population_factor).
     If the misfit reaches min_epsilon before the last population, the run stops with an
-    ordinary one."""
-    return [particles] * (populations - 1) + [particles * final_factor]
+    ordinary one. ValueError (one line) when the last is over MAX_PARTICLES."""
+    last = particles * final_factor
+    if last > MAX_PARTICLES:
+        raise ValueError(
+            f"--particles {particles} times calibration.final_population_factor "
+            f"{final_factor} is {last:,}, over the {MAX_PARTICLES:,} allowed"
+        )
+    return [particles] * (populations - 1) + [last]
 
 
 def effective_sample_size(weights: np.ndarray) -> float:
