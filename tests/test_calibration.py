@@ -7,6 +7,7 @@ import json
 import sqlite3
 
 import numpy as np
+import pandas as pd
 import pyabc
 import pytest
 from conftest import small_document
@@ -127,8 +128,14 @@ def test_the_summary_gives_the_effective_sample_size_of_the_last_population(tmp_
     scenario = synthetic_scenario(tmp_path)
     summary = calibrate.calibrate(scenario, tmp_path / "run", populations=2, particles=20)
     ess = summary["effective_sample_size"]
-    weight = calibrate.read_posterior(tmp_path / "run" / "posterior.parquet").weight
+    table = calibrate.read_posterior(tmp_path / "run" / "posterior.parquet")
+    weight = table[calibrate.SAMPLER_WEIGHT]  # the sampler's, before smoothing
+    assert weight.sum() == pytest.approx(1.0)
     assert ess["all"] == pytest.approx(weight.sum() ** 2 / np.square(weight).sum())
+    smoothed = table.weight * table.model_probability
+    assert summary["effective_sample_size_smoothed"] == pytest.approx(
+        smoothed.sum() ** 2 / np.square(smoothed).sum()
+    )
     assert 1 <= ess["all"] < 20, "unequal weights: fewer effective particles than particles"
     assert calibrate.effective_sample_size(np.ones(7)) == pytest.approx(7.0)
     assert set(summary["pareto_k"]) == set(ess)
@@ -354,3 +361,29 @@ def test_calibrate_samples_on_a_dask_cluster(tmp_path):
         )
     assert summary["populations"] == 2 and summary["particles"] == 30
     assert summary["simulations"] >= 60
+
+
+def test_the_posterior_weights_are_smoothed_over_all_models_together():
+    # two models; model b's particle 3 was proposed where its population was thin
+    generator = np.random.default_rng(3)
+    within = {"a": generator.lognormal(0.0, 0.3, 300), "b": generator.lognormal(0.0, 0.3, 300)}
+    within["b"][3] = 400.0
+    table = pd.DataFrame(
+        {
+            "model": ["a"] * 300 + ["b"] * 300,
+            "incapacitation_form": "per_member",
+            "model_probability": [0.5] * 300 + [0.5] * 300,
+            "weight": np.concatenate([within["a"], within["b"]]),
+            "saturation": 1e-8,
+        }
+    )
+    smoothed = calibrate.smooth_weights(table)
+    joint = smoothed[calibrate.SAMPLER_WEIGHT].to_numpy()
+    assert joint.sum() == pytest.approx(1.0) and joint[303] == joint.max()
+    assert joint[:300].sum() == pytest.approx(0.5), "the sampler's weights are kept"
+    p = smoothed.groupby("model").model_probability.first()
+    assert p.sum() == pytest.approx(1.0) and p["b"] < 0.5, "b's outlier was cut, and b with it"
+    assert smoothed.groupby("model").weight.sum().to_numpy() == pytest.approx([1.0, 1.0])
+    b = smoothed[smoothed.model == "b"].weight.to_numpy()
+    assert b.max() / b.sum() < within["b"].max() / within["b"].sum()
+    assert calibrate.meta_columns(smoothed).count(calibrate.SAMPLER_WEIGHT) == 1

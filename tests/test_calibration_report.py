@@ -50,7 +50,7 @@ def made_up_calibration(seed: int = 0, particles: int = 80):
         }
     )
     pred = calibrate.predictive(problem, table, seed)
-    params = [c for c in table.columns if c not in calibrate.META_COLUMNS]
+    params = [c for c in table.columns if c not in calibrate.meta_columns(table)]
     summary = {
         "scenario": problem.scenario.name,
         "populations": 3,

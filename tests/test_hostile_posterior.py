@@ -107,6 +107,8 @@ EDITS = {
     "probability 2": (_set("model_probability", 2.0, slice(None)), "model_probability"),
     "all probabilities 0": (_set("model_probability", 0.0, slice(None)), "model_probability"),
     "probabilities differ in a model": (_set("model_probability", 0.1), "model_probability"),
+    "NaN sampler weight": (_set("sampler_weight", np.nan, slice(None)), "sampler_weight"),
+    "sampler weight 2": (_set("sampler_weight", 2.0, slice(None)), "sampler_weight"),
     "unknown form": (_set("incapacitation_form", "daily"), "incapacitation_form"),
     "unknown parameter": (_set("growth_rate", 0.1, slice(None)), "growth_rate"),
     "text in a rate": (_set("recruitment_rate", "fast", slice(None)), "recruitment_rate"),

@@ -669,11 +669,15 @@ def hindcast(
 
 def effective_sample_size(table: pd.DataFrame) -> float:
     """Kish's effective sample size of a posterior table's final population, over all
-    models (each particle's weight within its model times the model's probability): how many
-    particles the forecasts really rest on."""
-    key = "model" if "model" in table.columns else "incapacitation_form"
-    within = table.weight / table.groupby(key).weight.transform("sum")
-    w = (within * table.model_probability).to_numpy()
+    models, from the sampler's weights (calibrate.SAMPLER_WEIGHT; in a table written before
+    smoothing, each particle's weight within its model times the model's probability): how
+    many particles the calibration delivered."""
+    if calibrate.SAMPLER_WEIGHT in table.columns:
+        w = table[calibrate.SAMPLER_WEIGHT].to_numpy(dtype=float)
+    else:
+        key = "model" if "model" in table.columns else "incapacitation_form"
+        within = table.weight / table.groupby(key).weight.transform("sum")
+        w = (within * table.model_probability).to_numpy()
     w = w / w.sum()
     return float(1.0 / np.sum(w**2))
 
