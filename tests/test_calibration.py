@@ -387,3 +387,18 @@ def test_the_posterior_weights_are_smoothed_over_all_models_together():
     b = smoothed[smoothed.model == "b"].weight.to_numpy()
     assert b.max() / b.sum() < within["b"].max() / within["b"].sum()
     assert calibrate.meta_columns(smoothed).count(calibrate.SAMPLER_WEIGHT) == 1
+
+
+def test_one_model_keeps_a_probability_of_at_most_1():
+    # 0.1 added ten times is 0.9999999999999999 and other sums overshoot 1 by a rounding
+    # error; the smoothed probability of a lone model must still read back as one
+    for n in (12, 30, 40, 1000):  # sizes whose smoothed weights here sum to just above 1
+        table = pd.DataFrame(
+            {
+                "incapacitation_form": "per_member",
+                "model_probability": 1.0,
+                "weight": np.random.default_rng(n).lognormal(0.0, 1.0, n),
+                "saturation": 1e-8,
+            }
+        )
+        assert calibrate.smooth_weights(table).model_probability.max() <= 1.0

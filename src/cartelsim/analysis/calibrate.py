@@ -446,7 +446,9 @@ def smooth_weights(table: pd.DataFrame) -> pd.DataFrame:
     joint = (within * table.model_probability).to_numpy(dtype=float)
     joint = joint / joint.sum()
     smoothed = pd.Series(importance.pareto_smoothed(joint), index=table.index)
-    probability = smoothed.groupby(table[key], sort=False).transform("sum")
+    # a sum of weights that add to 1 can exceed 1 by a rounding error, which a probability
+    # may not (read_posterior checks it)
+    probability = smoothed.groupby(table[key], sort=False).transform("sum").clip(upper=1.0)
     out = table.copy()
     out["weight"] = smoothed / probability
     out["model_probability"] = probability
