@@ -673,13 +673,10 @@ def effective_sample_size(table: pd.DataFrame) -> float:
     smoothing, each particle's weight within its model times the model's probability): how
     many particles the calibration delivered."""
     if calibrate.SAMPLER_WEIGHT in table.columns:
-        w = table[calibrate.SAMPLER_WEIGHT].to_numpy(dtype=float)
-    else:
-        key = "model" if "model" in table.columns else "incapacitation_form"
-        within = table.weight / table.groupby(key).weight.transform("sum")
-        w = (within * table.model_probability).to_numpy()
-    w = w / w.sum()
-    return float(1.0 / np.sum(w**2))
+        return calibrate.effective_sample_size(table[calibrate.SAMPLER_WEIGHT])
+    key = "model" if "model" in table.columns else "incapacitation_form"
+    within = table.weight / table.groupby(key).weight.transform("sum")
+    return calibrate.effective_sample_size(within * table.model_probability)
 
 
 def _observations(series: list[Series], origins: list[dt.date], horizons: int) -> dict:
