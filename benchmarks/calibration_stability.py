@@ -21,7 +21,9 @@ The share s and the members move together (DESIGN 3.1's invariance), so with s f
 members are only as stable as the posterior of s. `--shares` repeats the test with s fixed
 at each value (calibrate --fix cartel_share=S): the answer the report shows per share.
 
-Each calibration is written to OUT/<scenario>-s<share or free>-seed<seed> and is continued,
+SCENARIO is a built-in name or a TOML file (benchmarks/scenarios/mexico-final16k.toml: the
+last population twice as large). Each calibration is written to
+OUT/<scenario name or file stem>-s<share or free>-seed<seed> and is continued,
 not redone, when the folder is there (calibrate resumes); the comparison is printed and
 written to OUT/stability.json. Times are wall-clock seconds with the load average at the end.
 """
@@ -103,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
         summaries, seconds = [], []
         tag = "free" if share is None else f"{share:g}"
         for seed in args.seeds:
-            folder = out / f"{args.scenario}-s{tag}-seed{seed}"
+            folder = out / f"{Path(args.scenario).stem}-s{tag}-seed{seed}"
             began = time.perf_counter()
             if args.summaries_only:
                 summaries.append(json.loads((folder / "summary.json").read_text()))
